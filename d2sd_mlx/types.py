@@ -1,0 +1,94 @@
+"""Plain data passed between the decode loop, the API and the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Where an emitted token came from.
+SOURCE_TARGET = "target"  # sampled by the target itself (bonus token, or AR decoding)
+SOURCE_DFLASH = "dflash"  # a DFlash draft token the target accepted
+SOURCE_VP = "vp"  # a VP-drafter token the target accepted
+
+MODES = ("ar", "dflash", "dflash2", "d2sd")
+
+
+@dataclass
+class CycleStats:
+    """What one draft/verify cycle did."""
+
+    accepted: int  # tokens committed this cycle, bonus included (1 .. block size)
+    winner: str  # "dflash", "vp{i}" (VP branch anchored after i draft tokens) or "none"
+    nodes: int  # tree nodes verified
+    branches: int  # VP branches drafted (K)
+    draft_s: float
+    verify_s: float
+
+
+@dataclass
+class Stats:
+    """Running statistics of one generation."""
+
+    mode: str = "ar"
+    prompt_tokens: int = 0
+    prompt_s: float = 0.0
+    generation_tokens: int = 0
+    generation_s: float = 0.0
+    ttft_s: float = 0.0
+    cycles: int = 0
+    accepted_lengths: list[int] = field(default_factory=list)
+    winners: dict[str, int] = field(default_factory=dict)
+    nodes_verified: int = 0
+    draft_s: float = 0.0
+    verify_s: float = 0.0
+    peak_memory_gb: float = 0.0
+
+    @property
+    def alpha(self) -> float:
+        """Mean tokens committed per cycle, bonus included."""
+        return sum(self.accepted_lengths) / len(self.accepted_lengths) if self.accepted_lengths else 0.0
+
+    @property
+    def prompt_tps(self) -> float:
+        return self.prompt_tokens / self.prompt_s if self.prompt_s > 0 else 0.0
+
+    @property
+    def generation_tps(self) -> float:
+        return self.generation_tokens / self.generation_s if self.generation_s > 0 else 0.0
+
+    def add_cycle(self, c: CycleStats) -> None:
+        self.cycles += 1
+        self.accepted_lengths.append(c.accepted)
+        self.winners[c.winner] = self.winners.get(c.winner, 0) + 1
+        self.nodes_verified += c.nodes
+        self.draft_s += c.draft_s
+        self.verify_s += c.verify_s
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_tps": round(self.prompt_tps, 3),
+            "generation_tokens": self.generation_tokens,
+            "generation_tps": round(self.generation_tps, 3),
+            "ttft_s": round(self.ttft_s, 4),
+            "cycles": self.cycles,
+            "alpha": round(self.alpha, 4),
+            "accepted_lengths": list(self.accepted_lengths),
+            "winners": dict(self.winners),
+            "nodes_per_cycle": round(self.nodes_verified / self.cycles, 3) if self.cycles else 0.0,
+            "draft_s": round(self.draft_s, 4),
+            "verify_s": round(self.verify_s, 4),
+            "peak_memory_gb": round(self.peak_memory_gb, 4),
+        }
+
+
+@dataclass
+class Response:
+    """One streamed segment: the tokens committed by one cycle (or the prompt's first token)."""
+
+    text: str
+    tokens: list[int]
+    sources: list[str]  # one of SOURCE_* per token
+    stats: Stats
+    finish_reason: str | None = None  # "stop" (EOS), "length" (max tokens) or None
+    cycle: CycleStats | None = None
