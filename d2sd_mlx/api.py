@@ -1,0 +1,120 @@
+"""Python API: `generate` and `stream_generate`."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import mlx.core as mx
+
+from .decode import DecodeOptions, decode
+from .errors import D2SDError
+from .loading import Bundle, load
+from .types import MODES, Response, Stats
+
+
+def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_size: int, branches: int,
+           max_nodes: int | None, temp: float, top_p: float, top_k: int) -> None:
+    if mode not in MODES:
+        raise D2SDError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    if mode != "ar" and bundle.drafter is None:
+        raise D2SDError(f"mode {mode!r} needs a DFlash drafter (--drafter); none is loaded")
+    if mode == "d2sd" and bundle.vp_drafter is None:
+        raise D2SDError("mode 'd2sd' needs a VP drafter (--vp-drafter); use --mode dflash2 to reuse the DFlash drafter")
+    if not ids:
+        raise D2SDError("the prompt is empty")
+    if max_tokens <= 0:
+        raise D2SDError(f"max_tokens must be positive, got {max_tokens}")
+    if len(ids) >= bundle.max_context:
+        raise D2SDError(f"the prompt has {len(ids)} tokens; the model's context is {bundle.max_context}")
+    if block_size < 2:
+        raise D2SDError(f"block_size must be at least 2, got {block_size}")
+    if branches < 0:
+        raise D2SDError(f"branches must be >= 0, got {branches}")
+    if max_nodes is not None and max_nodes < 1:
+        raise D2SDError(f"max_nodes must be >= 1, got {max_nodes}")
+    if temp < 0:
+        raise D2SDError(f"temperature must be >= 0, got {temp}")
+    if not 0 <= top_p <= 1:
+        raise D2SDError(f"top_p must be in [0, 1], got {top_p}")
+    if top_k < 0:
+        raise D2SDError(f"top_k must be >= 0, got {top_k}")
+
+
+def _encode(bundle: Bundle, prompt) -> list[int]:
+    if isinstance(prompt, str):
+        tok = bundle.tokenizer
+        if tok is None:
+            raise D2SDError("this target has no tokenizer: pass the prompt as token ids")
+        return list(tok.encode(prompt))
+    if isinstance(prompt, mx.array):
+        return [int(t) for t in prompt.reshape(-1).tolist()]
+    return [int(t) for t in prompt]
+
+
+def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_tokens: int = 256,
+                    temp: float = 0.0, top_p: float = 0.0, top_k: int = 0, seed: int | None = None,
+                    block_size: int | None = None, branches: int = 4, max_nodes: int | None = None,
+                    stop_on_eos: bool = True) -> Iterator[Response]:
+    """Yield one Response per cycle: the tokens it committed, their text and sources, running stats.
+
+    Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
+    """
+    mode = mode or bundle.default_mode
+    ids = _encode(bundle, prompt)
+    if block_size is None:
+        block_size = bundle.drafter.config.block_size if bundle.drafter is not None else 16
+    _check(bundle, ids, mode, max_tokens, block_size, branches, max_nodes, temp, top_p, top_k)
+    block_size = min(block_size, max(2, bundle.max_context - len(ids)))
+    if seed is not None:
+        mx.random.seed(seed)
+    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k)
+    tok = bundle.tokenizer
+    eos = set(getattr(tok, "eos_token_ids", ()) or ()) if stop_on_eos else set()
+    detok = tok.detokenizer if tok is not None else None
+    if detok is not None:
+        detok.reset()
+
+    stats = Stats(mode=mode, prompt_tokens=len(ids))
+    mx.reset_peak_memory()
+    t_start = time.perf_counter()
+    t_first = None
+    steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts)
+    try:
+        for step in steps:
+            now = time.perf_counter()
+            if t_first is None:
+                t_first = now
+                stats.prompt_s = stats.ttft_s = now - t_start
+            elif step.cycle is not None:
+                stats.add_cycle(step.cycle)
+            tokens, sources, finish = step.tokens, step.sources, None
+            for i, t in enumerate(tokens):
+                if t in eos:
+                    tokens, sources, finish = tokens[: i + 1], sources[: i + 1], "stop"
+                    break
+            room = max_tokens - stats.generation_tokens
+            if len(tokens) >= room and finish is None:
+                finish = "length"
+            tokens, sources = tokens[:room], sources[:room]
+            stats.generation_tokens += len(tokens)
+            stats.generation_s = now - t_first
+            stats.peak_memory_gb = mx.get_peak_memory() / 1e9
+            text = ""
+            if detok is not None:
+                for t in tokens:
+                    if t not in eos:
+                        detok.add_token(t)
+                if finish is not None:
+                    detok.finalize()
+                text = detok.last_segment
+            yield Response(text, tokens, sources, stats, finish, step.cycle)
+            if finish is not None:
+                return
+    finally:
+        steps.close()
+
+
+def generate(bundle: Bundle, prompt, **kwargs) -> str:
+    """Generate and return the text (see `stream_generate` for the options)."""
+    return "".join(r.text for r in stream_generate(bundle, prompt, **kwargs))

@@ -1,0 +1,165 @@
+"""The decode loop: one generator serves the modes `ar`, `dflash`, `dflash2` and `d2sd`.
+
+Per cycle: draft a block with the DFlash drafter, pick the top-K likely rejection points from
+its confidences, re-draft their tails with the VP drafter in one batched pass, merge all rows
+into a trie, verify it in one target pass, walk it with the target's own tokens, commit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import mlx.core as mx
+import numpy as np
+from mlx_lm.sample_utils import make_sampler
+
+from metal_kernels import pack_mask
+
+from .tree import build_tree, top_prefixes, walk
+from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
+
+
+@dataclass
+class DecodeOptions:
+    mode: str = "d2sd"
+    block_size: int = 16  # γ: anchor + γ-1 draft tokens per row
+    branches: int = 4  # K: VP branches per cycle
+    max_nodes: int | None = None  # cap on verified tree nodes
+    temp: float = 0.0
+    top_p: float = 0.0
+    top_k: int = 0
+
+
+@dataclass
+class Step:
+    """Tokens committed by one cycle (or by the prefill), with where each came from."""
+
+    tokens: list[int]
+    sources: list[str]
+    cycle: CycleStats | None = None
+
+
+def _masks(block: int, rows: int):
+    """Packed visibility for `rows` independent bidirectional blocks of length `block`."""
+    vis = np.kron(np.eye(rows, dtype=bool), np.ones((block, block), dtype=bool))
+    return pack_mask(vis)
+
+
+class Sampler:
+    """The target's token at each of N rows: argmax at T=0, else an independent draw per row."""
+
+    def __init__(self, temp: float, top_p: float, top_k: int):
+        self.greedy = temp == 0
+        self._sample = make_sampler(temp=temp, top_p=top_p, top_k=top_k)
+
+    def __call__(self, logits: mx.array) -> mx.array:
+        if self.greedy:
+            return mx.argmax(logits, axis=-1)
+        return self._sample(logits - mx.logsumexp(logits, axis=-1, keepdims=True))
+
+
+def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions) -> Iterator[Step]:
+    """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens)."""
+    sample = Sampler(opts.temp, opts.top_p, opts.top_k)
+    cache = target.make_cache()
+    if opts.mode == "ar":
+        yield from _decode_ar(target, cache, prompt, sample)
+        return
+
+    taps = drafter.config.target_layer_ids
+    logits, pending = target.prefill(prompt, cache, taps)
+    anchor = int(sample(logits[None])[0])
+    yield Step([anchor], [SOURCE_TARGET])
+
+    gamma = opts.block_size
+    mask_id = drafter.config.mask_token_id
+    d_cache = drafter.make_cache()
+    second = None
+    if opts.mode == "dflash2":
+        second, v_cache = drafter, d_cache
+    elif opts.mode == "d2sd":
+        second, v_cache = vp_drafter, vp_drafter.make_cache()
+    k_branches = min(opts.branches, gamma - 1) if second is not None else 0
+    one_row_mask = _masks(gamma, 1)
+    row_masks = {}
+    vp_lag: list[mx.array] = []  # committed features the VP drafter has not seen yet
+    offsets = np.arange(gamma)
+    draft_sel = mx.arange(1, gamma)
+
+    while True:
+        start = cache[0].offset
+        t0 = time.perf_counter()
+        # 1. DFlash draft: [anchor, MASK × (γ-1)] → tokens and confidences.
+        block = mx.array([[anchor] + [mask_id] * (gamma - 1)], dtype=mx.int32)
+        positions = mx.arange(start, start + gamma, dtype=mx.int32)
+        logits = drafter.draft(target, block, positions, pending[None], d_cache, one_row_mask, draft_sel)
+        probs = mx.softmax(logits.astype(mx.float32), axis=-1)
+        draft = mx.argmax(probs, axis=-1)
+        conf = mx.max(probs, axis=-1)
+        mx.eval(draft, conf)
+        draft = draft.tolist()
+        rows, names = [[anchor] + draft], ["dflash"]
+
+        # 2-3. Top-K rejection points, re-drafted by the VP drafter in one batched pass.
+        if k_branches:
+            prefixes = top_prefixes(np.array(conf), k_branches)
+            vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in prefixes]
+            n = len(vp_rows)
+            if n not in row_masks:
+                row_masks[n] = _masks(gamma, n)
+            flat = mx.array(vp_rows, dtype=mx.int32).reshape(1, -1)
+            pos = mx.array(np.tile(offsets, n) + start, dtype=mx.int32)
+            ctx = None
+            if second is not drafter:  # the VP drafter's own context cache catches up
+                vp_lag.append(pending)
+                ctx = (mx.concatenate(vp_lag) if len(vp_lag) > 1 else vp_lag[0])[None]
+                vp_lag = []
+            want = mx.array([r * gamma + p for r, i in enumerate(prefixes) for p in range(i + 1, gamma)])
+            fill = mx.argmax(second.draft(target, flat, pos, ctx, v_cache, row_masks[n], want), axis=-1).tolist()
+            j = 0
+            for r, i in enumerate(prefixes):
+                vp_rows[r][i + 1 :] = fill[j : j + gamma - 1 - i]
+                j += gamma - 1 - i
+            # Highest r(i) first, so a node cap trims the least likely branches.
+            order = sorted(range(n), key=lambda r: -_r_value(conf, prefixes[r]))
+            rows += [vp_rows[r] for r in order]
+            names += [f"vp{prefixes[r]}" for r in order]
+        elif second is not None and second is not drafter:
+            vp_lag.append(pending)
+        t1 = time.perf_counter()
+
+        # 4. One verify pass over the trie; walk it with the target's tokens; commit.
+        tree = build_tree(rows, names, opts.max_nodes)
+        ver = target.verify(
+            mx.array(tree.tokens), mx.array(tree.depths + start), tree.packed_visible(), cache, taps
+        )
+        picks = np.array(sample(ver.logits))
+        path, emitted = walk(tree, picks)
+        target.commit(cache, ver.kv, path)
+        pending = ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1]
+        t2 = time.perf_counter()
+
+        anchor = emitted[-1]
+        sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
+        sources.append(SOURCE_TARGET)
+        winner = tree.rows[path[-1]] if len(path) > 1 else "none"
+        yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(rows) - 1, t1 - t0, t2 - t1))
+
+
+def _r_value(conf: np.ndarray, i: int) -> float:
+    c = np.asarray(conf, dtype=np.float64)
+    return float(np.prod(c[:i]) * (1.0 - c[i]))
+
+
+def _decode_ar(target, cache, prompt: mx.array, sample: Sampler) -> Iterator[Step]:
+    """Plain decoding with the stock model, one step ahead like mlx-lm's generate_step."""
+    logits, _ = target.prefill(prompt, cache)
+    y = sample(logits[None])
+    mx.async_eval(y)
+    while True:
+        nxt = sample(target.model(y[None], cache=cache)[:, -1])
+        mx.async_eval(nxt)
+        yield Step([int(y[0])], [SOURCE_TARGET])
+        y = nxt

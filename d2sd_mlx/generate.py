@@ -1,0 +1,81 @@
+"""`python -m d2sd_mlx.generate`: mlx_lm.generate-style CLI for D²SD decoding."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .api import stream_generate
+from .errors import D2SDError
+from .loading import Bundle, load
+from .types import MODES
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m d2sd_mlx.generate", description="Lossless D²SD speculative decoding with MLX.")
+    p.add_argument("--model", help="mlx-lm model folder or bundle folder (default: embedded SmolLM2-135M-Instruct bundle)")
+    p.add_argument("--drafter", help="DFlash drafter folder")
+    p.add_argument("--vp-drafter", help="VP drafter folder")
+    p.add_argument("--mode", choices=MODES, help="decoding mode (default: the best the loaded drafters allow)")
+    p.add_argument("--prompt", "-p", default=None, help="prompt text ('-' reads stdin)")
+    p.add_argument("--max-tokens", "-m", type=int, default=256)
+    p.add_argument("--temp", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=0.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--block-size", type=int, default=None, help="γ: tokens per draft row (default: the drafter's)")
+    p.add_argument("--branches", type=int, default=4, help="K: VP branches per cycle")
+    p.add_argument("--max-nodes", type=int, default=None, help="cap on tree nodes verified per cycle")
+    p.add_argument("--system-prompt", default=None)
+    p.add_argument("--ignore-chat-template", action="store_true", help="feed the prompt raw")
+    p.add_argument("--stats", choices=("text", "json"), default=None, help="print stats at the end")
+    p.add_argument("--verbose", action="store_true", help="print tokens/s and α to stderr")
+    return p
+
+
+def prompt_ids(bundle: Bundle, prompt: str, system: str | None = None, raw: bool = False) -> list[int]:
+    """Apply the chat template when the tokenizer has one (like mlx_lm.generate)."""
+    tok = bundle.tokenizer
+    if raw or getattr(tok, "chat_template", None) is None:
+        return list(tok.encode(prompt))
+    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    return list(tok.apply_chat_template(msgs, add_generation_prompt=True))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    prompt = args.prompt
+    if prompt is None or prompt == "-":
+        prompt = sys.stdin.read() if (prompt == "-" or not sys.stdin.isatty()) else "Hello!"
+    try:
+        bundle = load(args.model, args.drafter, args.vp_drafter)
+        ids = prompt_ids(bundle, prompt, args.system_prompt, args.ignore_chat_template)
+        last = None
+        for r in stream_generate(
+            bundle, ids, mode=args.mode, max_tokens=args.max_tokens, temp=args.temp, top_p=args.top_p,
+            top_k=args.top_k, seed=args.seed, block_size=args.block_size, branches=args.branches,
+            max_nodes=args.max_nodes,
+        ):
+            print(r.text, end="", flush=True)
+            last = r
+    except D2SDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print()
+    if last is not None:
+        s = last.stats
+        if args.stats == "json":
+            print(json.dumps(s.to_dict()))
+        elif args.stats == "text" or args.verbose:
+            print(
+                f"[{s.mode}] prompt {s.prompt_tokens} tok, {s.prompt_tps:.1f} tok/s | generated {s.generation_tokens} tok, "
+                f"{s.generation_tps:.1f} tok/s | α {s.alpha:.2f} over {s.cycles} cycles | peak {s.peak_memory_gb:.2f} GB",
+                file=sys.stderr if args.verbose and args.stats is None else sys.stdout,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

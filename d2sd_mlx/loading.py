@@ -1,0 +1,133 @@
+"""Load a target (mlx-lm folder or the embedded default) and its drafters, checking they fit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlx.core as mx
+from mlx_lm.utils import load as mlx_load
+
+from .drafter import DFlashDrafter, load_drafter
+from .errors import D2SDError
+from .target import SUPPORTED, Target
+
+BUNDLES = Path(__file__).parent / "bundles"
+DEFAULT_BUNDLE = BUNDLES / "smollm2-135m-instruct"
+
+
+@dataclass
+class Bundle:
+    """A target and the drafters that fit it."""
+
+    target: Target
+    drafter: DFlashDrafter | None = None
+    vp_drafter: DFlashDrafter | None = None
+    name: str = ""
+    drafter_path: str | None = None
+    vp_drafter_path: str | None = None
+
+    @property
+    def tokenizer(self):
+        return self.target.tokenizer
+
+    @property
+    def max_context(self) -> int:
+        return self.target.max_context
+
+    @property
+    def default_mode(self) -> str:
+        if self.drafter is not None and self.vp_drafter is not None:
+            return "d2sd"
+        return "dflash" if self.drafter is not None else "ar"
+
+
+def check_fit(target: Target, drafter: DFlashDrafter, what: str) -> None:
+    """Raise D2SDError naming the first way `drafter` does not fit `target`."""
+    cfg = drafter.config
+    if cfg.hidden_size != target.hidden_size:
+        raise D2SDError(f"{what}: hidden_size {cfg.hidden_size} does not match the target's {target.hidden_size}")
+    if cfg.vocab_size != target.vocab_rows:
+        raise D2SDError(f"{what}: vocab_size {cfg.vocab_size} does not match the target's embedding rows {target.vocab_rows}")
+    bad = [t for t in cfg.target_layer_ids if not 0 <= t < target.num_layers]
+    if bad:
+        raise D2SDError(f"{what}: target_layer_ids {bad} out of range for a target with {target.num_layers} layers")
+    if not 0 <= cfg.mask_token_id < target.vocab_rows:
+        raise D2SDError(f"{what}: mask_token_id {cfg.mask_token_id} is outside the target embedding ({target.vocab_rows} rows)")
+
+
+def load_target(path: str | Path) -> Target:
+    path = Path(path)
+    if not path.exists():
+        raise D2SDError(f"{path}: no such model folder (convert Hugging Face checkpoints with `python -m convert.from_hf`)")
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise D2SDError(f"{path}: not a model folder (no config.json)")
+    config = json.loads(cfg_file.read_text())
+    mt = config.get("model_type")
+    if mt not in SUPPORTED:
+        raise D2SDError(f"{cfg_file}: model_type {mt!r} is not supported (supported: {', '.join(SUPPORTED)})")
+    try:
+        model, tokenizer = mlx_load(str(path))
+    except Exception as e:
+        raise D2SDError(f"{path}: cannot load the target model ({e})") from e
+    return Target(model, tokenizer, config)
+
+
+def _drafter(path, target: Target, what: str) -> DFlashDrafter:
+    d = load_drafter(path)
+    check_fit(target, d, f"{what} {path}")
+    dtype = target.inner.norm.weight.dtype
+    if dtype in (mx.float32, mx.float16, mx.bfloat16):
+        d.set_dtype(dtype)
+    return d
+
+
+def load(model: str | Path | None = None, drafter: str | Path | None = None,
+         vp_drafter: str | Path | None = None) -> Bundle:
+    """Load a target and its drafters.
+
+    `model` may be an mlx-lm folder or a bundle folder (bundle.json naming target and drafters);
+    with no model the embedded default (SmolLM2-135M-Instruct + our trained drafters) is used.
+    """
+    manifest = None
+    if model is None:
+        from convert.default_model import ensure_default_target
+
+        target_path = ensure_default_target()
+        manifest = _read_manifest(DEFAULT_BUNDLE)
+        name = "SmolLM2-135M-Instruct (default)"
+    elif (Path(model) / "bundle.json").is_file():
+        manifest = _read_manifest(Path(model))
+        target_path = manifest["target"]
+        name = Path(model).name
+    else:
+        target_path, name = model, Path(model).name
+    target = load_target(target_path)
+    if manifest is not None:
+        drafter = drafter or manifest.get("drafter")
+        vp_drafter = vp_drafter or manifest.get("vp_drafter")
+    d = _drafter(drafter, target, "drafter") if drafter else None
+    v = _drafter(vp_drafter, target, "VP drafter") if vp_drafter else None
+    if d is not None and v is not None and d.config.target_layer_ids != v.config.target_layer_ids:
+        raise D2SDError(
+            f"VP drafter {vp_drafter}: target_layer_ids {v.config.target_layer_ids} differ from the "
+            f"DFlash drafter's {d.config.target_layer_ids} (both read the same target features)"
+        )
+    return Bundle(target, d, v, name, str(drafter) if drafter else None, str(vp_drafter) if vp_drafter else None)
+
+
+def _read_manifest(folder: Path) -> dict:
+    """bundle.json: paths relative to the bundle folder, resolved here."""
+    f = folder / "bundle.json"
+    if not f.is_file():
+        return {}
+    try:
+        m = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise D2SDError(f"{f}: invalid JSON ({e})") from e
+    for key in ("target", "drafter", "vp_drafter"):
+        if m.get(key):
+            m[key] = str((folder / m[key]).resolve())
+    return m

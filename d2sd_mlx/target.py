@@ -1,0 +1,133 @@
+"""Target adapter over stock mlx-lm models (llama incl. SmolLM2, qwen2, qwen3).
+
+prefill: stock layers with a causal mask, capturing the tap features DFlash needs.
+verify:  one forward over a flattened tree; each node attends to the committed cache and to
+         its visible tree nodes through `metal_kernels.tree_attention`; the cache is untouched.
+commit:  append the K/V of the accepted path to the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx_lm.models.cache import KVCache, make_prompt_cache
+
+from metal_kernels import tree_attention
+
+from .errors import D2SDError
+from .rope import rope_at
+
+SUPPORTED = ("llama", "qwen2", "qwen3", "mistral")
+
+
+@dataclass
+class Verified:
+    """What one verify pass returns. logits [N, V]; feats [N, F]; kv per layer ([1,Hkv,N,D] x2)."""
+
+    logits: mx.array
+    feats: mx.array | None
+    kv: list[tuple[mx.array, mx.array]]
+
+
+class Target:
+    def __init__(self, model: nn.Module, tokenizer=None, config: dict | None = None):
+        inner = getattr(model, "model", None)
+        if inner is None or not hasattr(inner, "embed_tokens") or not hasattr(inner, "layers"):
+            raise D2SDError(f"unsupported target model {type(model).__name__}: needs .model.embed_tokens and .model.layers")
+        attn = inner.layers[0].self_attn if inner.layers else None
+        if attn is None or not all(hasattr(attn, a) for a in ("q_proj", "k_proj", "v_proj", "o_proj", "rope", "n_heads", "n_kv_heads", "scale")):
+            raise D2SDError(f"unsupported target architecture {type(model).__module__}: expected llama/qwen2/qwen3-style attention")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config or {}
+        self.inner = inner
+        self.layers = inner.layers
+        self.num_layers = len(self.layers)
+        self.hidden_size = int(self.config.get("hidden_size") or model.args.hidden_size)
+        self.vocab_rows = inner.embed_tokens.weight.shape[0]
+        self.model_type = self.config.get("model_type", getattr(getattr(model, "args", None), "model_type", ""))
+        self.max_context = int(self.config.get("max_position_embeddings") or 0) or 1 << 30
+
+    # -- pieces -----------------------------------------------------------------------------
+    def embed(self, tokens: mx.array) -> mx.array:
+        return self.inner.embed_tokens(tokens)
+
+    def head(self, h: mx.array) -> mx.array:
+        """Final-normed hidden → logits."""
+        lm_head = getattr(self.model, "lm_head", None)
+        return lm_head(h) if lm_head is not None else self.inner.embed_tokens.as_linear(h)
+
+    def make_cache(self) -> list[KVCache]:
+        return make_prompt_cache(self.model)
+
+    # -- prefill ----------------------------------------------------------------------------
+    def prefill(self, tokens: mx.array, cache, taps=(), step: int = 2048):
+        """Run the prompt (int32 [P]); returns (logits of the last position [V], tap features [P, F] or None)."""
+        tapset = {t: i for i, t in enumerate(taps)}
+        feats = []
+        logits = None
+        for s in range(0, tokens.shape[0], step):
+            chunk = tokens[s : s + step][None]
+            h = self.embed(chunk)
+            mask = "causal" if chunk.shape[1] > 1 else None
+            got = [None] * len(taps)
+            for i, (layer, c) in enumerate(zip(self.layers, cache)):
+                h = layer(h, mask, cache=c)
+                if i in tapset:
+                    got[tapset[i]] = h
+            if taps:
+                feats.append(mx.concatenate(got, axis=-1)[0])
+            logits = self.head(self.inner.norm(h[:, -1:]))[0, -1]
+            if len(feats) > 1 or s + step < tokens.shape[0]:
+                mx.eval(logits, *feats, [c.state for c in cache])
+        f = (mx.concatenate(feats, axis=0) if len(feats) > 1 else feats[0]) if taps else None
+        return logits, f
+
+    # -- verify -----------------------------------------------------------------------------
+    def verify(self, tokens: mx.array, positions: mx.array, visible: mx.array, cache, taps=()) -> Verified:
+        """One forward over N tree nodes (tokens/positions int32 [N], visible packed [N, W])."""
+        tapset = {t: i for i, t in enumerate(taps)}
+        got = [None] * len(taps)
+        kv = []
+        h = self.embed(tokens[None])
+        for i, (layer, c) in enumerate(zip(self.layers, cache)):
+            h, layer_kv = _tree_block(layer, h, positions, visible, c)
+            kv.append(layer_kv)
+            if i in tapset:
+                got[tapset[i]] = h
+        logits = self.head(self.inner.norm(h))[0]
+        feats = mx.concatenate(got, axis=-1)[0] if taps else None
+        return Verified(logits, feats, kv)
+
+    def commit(self, cache, kv, path: list[int]) -> None:
+        """Append the K/V of the accepted nodes `path` (in order) to the cache."""
+        contiguous = path == list(range(path[0], path[0] + len(path)))
+        idx = None if contiguous else mx.array(path, dtype=mx.int32)
+        for c, (k, v) in zip(cache, kv):
+            if idx is None:
+                c.update_and_fetch(k[:, :, path[0] : path[0] + len(path)], v[:, :, path[0] : path[0] + len(path)])
+            else:
+                c.update_and_fetch(k[:, :, idx], v[:, :, idx])
+
+def _tree_block(layer, x, positions, visible, cache):
+    """A pre-norm decoder block (llama/qwen2/qwen3 layout) with tree attention; returns (h, (k, v))."""
+    attn = layer.self_attn
+    h = layer.input_layernorm(x)
+    B, L, _ = h.shape
+    q = attn.q_proj(h).reshape(B, L, attn.n_heads, -1)
+    k = attn.k_proj(h).reshape(B, L, attn.n_kv_heads, -1)
+    v = attn.v_proj(h).reshape(B, L, attn.n_kv_heads, -1).transpose(0, 2, 1, 3)
+    if hasattr(attn, "q_norm"):
+        q, k = attn.q_norm(q), attn.k_norm(k)
+    q = rope_at(attn.rope, q.transpose(0, 2, 1, 3), positions)
+    k = rope_at(attn.rope, k.transpose(0, 2, 1, 3), positions)
+    if cache.keys is None:
+        k_ctx = v_ctx = None
+    else:
+        k_ctx, v_ctx = cache.keys[..., : cache.offset, :], cache.values[..., : cache.offset, :]
+    o = tree_attention(q, k_ctx, v_ctx, k, v, visible, attn.scale)
+    o = attn.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
+    h = x + o
+    return h + layer.mlp(layer.post_attention_layernorm(h)), (k, v)

@@ -1,0 +1,111 @@
+"""Candidate selection and the token trie that the target verifies.
+
+The trie is flattened spine-first: node 0 is the anchor, nodes 1..γ-1 the DFlash row, then each
+VP branch's new nodes in depth order, so a parent always precedes its children.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from metal_kernels import pack_mask
+
+
+def boundary_posterior(conf: np.ndarray) -> np.ndarray:
+    """r(i) = Π_{k≤i} c_k · (1 − c_{i+1}) for i = 0..γ-2, from draft confidences c_1..c_{γ-1}."""
+    c = np.asarray(conf, dtype=np.float64)
+    prefix = np.concatenate([[1.0], np.cumprod(c[:-1])])
+    return prefix * (1.0 - c)
+
+
+def top_prefixes(conf: np.ndarray, k: int) -> list[int]:
+    """The K most likely numbers of accepted draft tokens, ascending (the paper's Top-K of r(i))."""
+    r = boundary_posterior(conf)
+    k = min(k, len(r))
+    if k <= 0:
+        return []
+    best = np.argsort(-r, kind="stable")[:k]
+    return sorted(int(i) for i in best)
+
+
+@dataclass
+class Tree:
+    tokens: np.ndarray  # int32 [N]
+    parents: np.ndarray  # int32 [N], -1 for the root
+    depths: np.ndarray  # int32 [N]
+    rows: list[str]  # per node: the first candidate row that inserted it ("dflash" or "vp{i}")
+    children: list[dict[int, int]]  # per node: token -> child index
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def visible(self) -> np.ndarray:
+        """Boolean [N, N]: node i sees node j iff j is i or an ancestor of i."""
+        n = self.size
+        vis = np.zeros((n, n), dtype=bool)
+        for i in range(n):
+            p = self.parents[i]
+            if p >= 0:
+                vis[i] = vis[p]
+            vis[i, i] = True
+        return vis
+
+    def packed_visible(self):
+        return pack_mask(self.visible())
+
+
+def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = None) -> Tree:
+    """Merge candidate rows (each starting with the same anchor) into a trie.
+
+    Rows are inserted in the given order (highest priority first); when `max_nodes` is reached the
+    remaining tails are dropped, so the trie stays prefix-closed.
+    """
+    anchor = rows[0][0]
+    tokens, parents, depths, owner = [anchor], [-1], [0], [names[0]]
+    children: list[dict[int, int]] = [{}]
+    cap = max_nodes if max_nodes is not None else 1 << 30
+    for row, name in zip(rows, names):
+        if row[0] != anchor:
+            raise ValueError("all candidate rows must start with the anchor")
+        node = 0
+        for depth, tok in enumerate(row[1:], start=1):
+            nxt = children[node].get(tok)
+            if nxt is None:
+                if len(tokens) >= cap:
+                    break
+                nxt = len(tokens)
+                tokens.append(tok)
+                parents.append(node)
+                depths.append(depth)
+                owner.append(name)
+                children.append({})
+                children[node][tok] = nxt
+            node = nxt
+    return Tree(
+        np.array(tokens, dtype=np.int32),
+        np.array(parents, dtype=np.int32),
+        np.array(depths, dtype=np.int32),
+        owner,
+        children,
+    )
+
+
+def walk(tree: Tree, targets: np.ndarray) -> tuple[list[int], list[int]]:
+    """Token-matching walk: at each node take the target's token and follow the matching child.
+
+    targets[i] is the target's token (argmax or sample) at node i. Returns (path of node indices,
+    starting at the root, whose K/V get committed; emitted tokens = accepted drafts + the bonus).
+    """
+    path = [0]
+    node = 0
+    while True:
+        tok = int(targets[node])
+        child = tree.children[node].get(tok)
+        if child is None:
+            emitted = [int(tree.tokens[i]) for i in path[1:]] + [tok]
+            return path, emitted
+        path.append(child)
+        node = child
