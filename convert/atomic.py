@@ -1,0 +1,78 @@
+"""Write a folder atomically: build it in a temporary sibling, rename it into place at the end.
+
+A failure, Ctrl-C or SIGTERM (see `install_sigterm_handler`) while the body runs removes the
+temporary folder, so the output path either does not exist or holds a complete result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from d2sd_mlx.errors import D2SDError
+
+TMP_MARK = ".tmp-"
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def check_free(out: str | Path, force: bool) -> Path:
+    """Refuse an existing output unless force (mlx_lm.convert refuses too)."""
+    out = Path(out)
+    if (out.exists() or out.is_symlink()) and not force:
+        raise D2SDError(f"{out}: already exists (pass --force to overwrite it)")
+    return out
+
+
+@contextmanager
+def atomic_dir(out: str | Path, force: bool = False):
+    """Yield a fresh temporary folder next to `out`; on success it becomes `out`.
+
+    With force an existing `out` is replaced (moved aside first, deleted after the rename).
+    """
+    out = check_free(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_MARK}", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists() or out.is_symlink():
+            if not force:
+                raise D2SDError(f"{out}: appeared while converting; not overwritten (pass --force)")
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(out, old)
+            try:
+                os.rename(tmp, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
+            _remove(old)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so `atomic_dir` cleans up (CLI entry points only)."""
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread
+        pass
