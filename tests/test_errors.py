@@ -1,0 +1,110 @@
+"""Bad input gets a clear error naming the problem, before any decoding starts."""
+
+import json
+
+import pytest
+
+from d2sd_mlx import Bundle, D2SDError, load, stream_generate
+from d2sd_mlx.drafter import ROLE_VP, load_drafter, save_drafter
+from d2sd_mlx.loading import check_fit
+from d2sd_mlx.tiny import make_drafter, make_target, target_config, write_tiny_bundle
+
+CFG = target_config("llama", vocab=50, layers=3)
+
+
+@pytest.fixture(scope="module")
+def target():
+    return make_target(CFG, seed=0)
+
+
+def first(gen):
+    return next(iter(gen))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(hidden=32), "hidden_size"),
+        (dict(vocab=60), "vocab_size"),
+        (dict(taps=[1, 7]), "target_layer_ids"),
+        (dict(mask=77), "mask_token_id"),
+    ],
+)
+def test_incompatible_drafter(target, change, message):
+    cfg = dict(CFG)
+    if "hidden" in change:
+        cfg.update(hidden_size=change["hidden"], head_dim=change["hidden"] // cfg["num_attention_heads"])
+    if "vocab" in change:
+        cfg["vocab_size"] = change["vocab"]
+    d = make_drafter(cfg, taps=change.get("taps"), mask_token_id=change.get("mask"))
+    with pytest.raises(D2SDError, match=message):
+        check_fit(target, d, "drafter")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(mode="d2sd"), "VP drafter"),
+        (dict(mode="fast"), "unknown mode"),
+        (dict(max_tokens=0), "max_tokens"),
+        (dict(block_size=1), "block_size"),
+        (dict(temp=-1.0), "temperature"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(branches=-1), "branches"),
+    ],
+)
+def test_bad_options(target, kwargs, message):
+    bundle = Bundle(target, make_drafter(CFG))
+    with pytest.raises(D2SDError, match=message):
+        first(stream_generate(bundle, [1, 2, 3], **kwargs))
+
+
+def test_modes_need_drafters(target):
+    with pytest.raises(D2SDError, match="DFlash drafter"):
+        first(stream_generate(Bundle(target), [1, 2], mode="dflash"))
+
+
+def test_empty_and_too_long_prompts(target):
+    bundle = Bundle(target)
+    with pytest.raises(D2SDError, match="empty"):
+        first(stream_generate(bundle, []))
+    with pytest.raises(D2SDError, match="context"):
+        first(stream_generate(bundle, [1] * 5000))
+
+
+def test_bad_folders(tmp_path):
+    with pytest.raises(D2SDError, match="no such model"):
+        load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(D2SDError, match="no config.json"):
+        load(tmp_path / "empty")
+    with pytest.raises(D2SDError, match="not a drafter folder"):
+        load_drafter(tmp_path / "empty")
+
+
+def test_drafter_config_and_weights_are_checked(tmp_path):
+    d = make_drafter(CFG)
+    save_drafter(d, tmp_path / "d")
+    cfg = json.loads((tmp_path / "d" / "config.json").read_text())
+    del cfg["block_size"]
+    (tmp_path / "d" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(D2SDError, match="block_size"):
+        load_drafter(tmp_path / "d")
+    save_drafter(make_drafter(dict(CFG, intermediate_size=64)), tmp_path / "e")
+    cfg = json.loads((tmp_path / "e" / "config.json").read_text())
+    cfg["intermediate_size"] = 100
+    (tmp_path / "e" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(D2SDError, match="shape"):
+        load_drafter(tmp_path / "e")
+    (tmp_path / "e" / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(D2SDError, match="cannot read"):
+        load_drafter(tmp_path / "e")
+
+
+def test_tiny_bundle_roundtrip_and_role(tmp_path):
+    out = write_tiny_bundle(tmp_path / "b")
+    b = load(out)
+    assert b.default_mode == "d2sd"
+    assert b.vp_drafter.config.role == ROLE_VP
+    text = "".join(r.text for r in stream_generate(b, "The quick", max_tokens=8))
+    assert isinstance(text, str)
