@@ -1,0 +1,1 @@
+"""The d2sd terminal chat app (`python -m app.chat`)."""

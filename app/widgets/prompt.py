@@ -1,0 +1,64 @@
+"""The prompt box: Enter sends, Shift+Enter / Ctrl+J add a newline, Tab completes /commands."""
+
+from __future__ import annotations
+
+from textual.message import Message
+from textual.widgets import Static, TextArea
+
+from .. import commands
+from ..keys import PROMPT_KEYS, bindings
+
+
+class PromptInput(TextArea):
+    BINDINGS = bindings(PROMPT_KEYS, priority=True)
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+        self.sent: list[str] = []
+        self._history_pos = 0
+
+    def action_send(self) -> None:
+        text = self.text.strip()
+        if not text:
+            return
+        if not self.sent or self.sent[-1] != text:
+            self.sent.append(text)
+        self._history_pos = len(self.sent)
+        self.clear()
+        self.post_message(self.Submitted(text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_complete(self) -> None:
+        self.set_text(commands.complete(self.text))
+
+    def action_history(self, step: int) -> None:
+        if not self.sent:
+            return
+        self._history_pos = max(0, min(len(self.sent), self._history_pos + step))
+        self.set_text(self.sent[self._history_pos] if self._history_pos < len(self.sent) else "")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "complete":
+            return bool(commands.matches(self.text))  # otherwise Tab moves focus as usual
+        return True
+
+    def set_text(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+
+class CommandHints(Static):
+    """The commands matching what is typed after '/', shown under the prompt."""
+
+    def show_for(self, text: str) -> None:
+        found = commands.matches(text)
+        self.display = bool(found)
+        if found:
+            self.update("\n".join(f"{c.usage:<40} {c.help}" for c in found[:8]))
