@@ -65,6 +65,7 @@ class ChatApp(App):
         self.mode_note = ""
         self.show_sources = False
         self._broken_noted = False
+        self._finishing = 0
         self._last_spec_mode = "d2sd"
 
     # -- layout --------------------------------------------------------------------------------
@@ -237,19 +238,28 @@ class ChatApp(App):
         await self.apply_chunks()
         await self.finish_reply(event.reason, event.error)
 
+    @property
+    def busy(self) -> bool:
+        """A reply is streaming or being finished."""
+        return self.gen_id is not None or self._finishing > 0
+
     async def finish_reply(self, reason: str, error: str = "") -> None:
-        reply, stats = self.reply, self.last_stats
+        reply, reply_id, stats = self.reply, self.reply_id, self.last_stats
         self.gen_id, self.reply = None, None
         status = FINAL_STATUS.get(reason, "done")
         if error:
             self.say(f"The engine failed: {error}", "error")
         footer = _footer(status, reason, stats.to_dict() if stats else {}, self.info.name if self.info else None,
                          error=error)
-        await reply.finish(status, footer)
         self.store.update_message(
-            self.reply_id, content=reply.text, status=status, stop_reason=reason, spans=reply.spans,
+            reply_id, content=reply.text, status=status, stop_reason=reason, spans=reply.spans,
             stats=stats.to_dict() if stats else None, alpha=stats.alpha if stats and stats.cycles else None,
         )
+        self._finishing += 1
+        try:
+            await reply.finish(status, footer)
+        finally:
+            self._finishing -= 1
         self.refresh_status()
 
     async def stop_reply(self) -> None:

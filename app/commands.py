@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 
@@ -42,8 +43,9 @@ def parse(line: str) -> tuple[str, str]:
     name = head.lower()
     if name in BY_NAME:
         return name, arg.strip()
-    close = matches("/" + name) if name else []
-    hint = f" Did you mean {', '.join('/' + c.name for c in close)}?" if close else ""
+    close = [c.name for c in matches("/" + name)] if name else []
+    close = close or difflib.get_close_matches(name, list(BY_NAME), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join('/' + c for c in close)}?" if close else ""
     raise CommandError(f"Unknown command /{head}.{hint} Type /help for the list.")
 
 

@@ -78,7 +78,8 @@ class MessageView(Vertical):
         self.status = status
         self.add_class(status)
         self._footer = footer
-        self.query_one(".footer", Static).update(footer)
+        for widget in self.query(".footer"):
+            widget.update(footer)
 
     def source_text(self) -> Text:
         text = Text()
