@@ -1,0 +1,142 @@
+"""`python -m d2sd_mlx.train {data,dflash,vp}`: build self-distilled data, train the two drafters.
+
+  data    the target answers a prompt set; tokens + tap features are stored (resumable)
+  dflash  train a DFlash drafter: [anchor, MASK…] blocks, same-position labels
+  vp      train a VP drafter: [anchor, t1..tl, MASK…] blocks (optionally warm-started from DFlash)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..drafter import ROLE_DFLASH, ROLE_VP, load_drafter
+from ..errors import D2SDError
+from .loop import TrainConfig, new_drafter, train
+
+
+def _target(path):
+    from ..loading import load_target
+
+    if path is None:
+        from convert.default_model import ensure_default_target
+
+        path = ensure_default_target()
+    return str(path), load_target(path)
+
+
+def _taps(s: str) -> list[int]:
+    try:
+        return [int(t) for t in s.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--taps wants comma-separated layer ids, got {s!r}")
+
+
+def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, dflash=None):
+    """A function drafter → mean α over a few dev prompts (T=0)."""
+    from ..api import stream_generate
+    from ..loading import Bundle
+    from .data import chat_ids, read_prompts
+
+    rows = read_prompts(prompts_file)
+    step = max(1, len(rows) // n_prompts)
+    prompts = [chat_ids(target.tokenizer, r["prompt"]) for r in rows[::step][:n_prompts]]
+
+    def evaluate(drafter) -> float:
+        bundle = Bundle(target, dflash or drafter, drafter if dflash is not None else None)
+        lengths = []
+        for p in prompts:
+            last = None
+            for last in stream_generate(bundle, p, mode=mode, max_tokens=max_tokens):
+                pass
+            lengths += last.stats.accepted_lengths
+        return sum(lengths) / max(1, len(lengths))
+
+    return evaluate
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m d2sd_mlx.train", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("data", help="generate self-distilled training data")
+    d.add_argument("--model", help="target folder (default: the embedded SmolLM2 target)")
+    d.add_argument("--prompts", required=True, help="JSONL with a \"prompt\" field, or text with one prompt per line")
+    d.add_argument("--out", required=True)
+    d.add_argument("--taps", type=_taps, required=True, help="target layer ids whose outputs feed the drafter, e.g. 1,10,19,27")
+    d.add_argument("--max-new-tokens", type=int, default=128)
+    d.add_argument("--limit", type=int, default=None)
+    d.add_argument("--chunk", type=int, default=64, help="prompts per shard (resume granularity)")
+    for name in ("dflash", "vp"):
+        t = sub.add_parser(name, help=f"train a {'DFlash' if name == 'dflash' else 'VP'} drafter")
+        t.add_argument("--data", required=True, help="dataset folder from `data`")
+        t.add_argument("--out", required=True, help="run folder (checkpoints in OUT/latest; rerun to resume)")
+        t.add_argument("--model", help="target folder (default: the embedded SmolLM2 target)")
+        t.add_argument("--layers", type=int, default=2)
+        t.add_argument("--block-size", type=int, default=16)
+        t.add_argument("--mask-token-id", type=int, default=None, help="default: the dataset's target-specific choice or vocab-1")
+        t.add_argument("--steps", type=int, default=1000)
+        t.add_argument("--batch-seqs", type=int, default=4)
+        t.add_argument("--anchors", type=int, default=16)
+        t.add_argument("--lr", type=float, default=6e-4)
+        t.add_argument("--warmup", type=float, default=0.04)
+        t.add_argument("--clip", type=float, default=1.0)
+        t.add_argument("--tau", type=float, default=7.0)
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--train-vocab", type=int, default=0, help="softmax over the N most frequent response tokens (0 = all)")
+        t.add_argument("--save-every", type=int, default=50)
+        t.add_argument("--dev-prompts", help="prompt file for periodic α (T=0)")
+        t.add_argument("--eval-every", type=int, default=0)
+        t.add_argument("--eval-prompts", type=int, default=4)
+        t.add_argument("--eval-tokens", type=int, default=48)
+        if name == "vp":
+            t.add_argument("--beta", type=float, default=0.9)
+            t.add_argument("--init", help="warm start from this DFlash drafter folder")
+            t.add_argument("--dflash", help="DFlash drafter used with this VP drafter for the periodic α (d2sd)")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "data":
+            from .data import build_dataset, read_prompts
+
+            read_prompts(a.prompts)  # fail before loading anything
+            path, _ = _target(a.model)
+            build_dataset(path, a.prompts, a.out, a.taps, a.max_new_tokens, a.chunk, a.limit)
+            return 0
+        from .data import load_dataset
+
+        meta, seqs = load_dataset(a.data)
+        _, target = _target(a.model)
+        if meta.get("hidden_size") != target.hidden_size or meta.get("vocab_size") != target.vocab_rows:
+            raise D2SDError(f"{a.data}: dataset was made for a target with hidden {meta.get('hidden_size')}, vocab "
+                            f"{meta.get('vocab_size')}; this target has {target.hidden_size}, {target.vocab_rows}")
+        if a.block_size < 3:
+            raise D2SDError(f"--block-size must be at least 3, got {a.block_size}")
+        role = ROLE_DFLASH if a.cmd == "dflash" else ROLE_VP
+        mask_id = a.mask_token_id if a.mask_token_id is not None else meta.get("mask_token_id", target.vocab_rows - 1)
+        cfg = TrainConfig(
+            objective=a.cmd, steps=a.steps, batch_seqs=a.batch_seqs, anchors=a.anchors, block_size=a.block_size,
+            lr=a.lr, warmup=a.warmup, clip=a.clip, tau=a.tau, seed=a.seed, save_every=a.save_every,
+            eval_every=a.eval_every, beta=getattr(a, "beta", 0.9), train_vocab=a.train_vocab,
+        )
+        drafter = new_drafter(meta, a.layers, a.block_size, role, mask_id, target, a.seed)
+        if getattr(a, "init", None):
+            init = load_drafter(a.init)
+            if init.config.target_layer_ids != drafter.config.target_layer_ids or init.config.num_hidden_layers != a.layers:
+                raise D2SDError(f"--init {a.init}: its taps/layers ({init.config.target_layer_ids}, {init.config.num_hidden_layers}) "
+                                f"do not match this run ({drafter.config.target_layer_ids}, {a.layers})")
+            drafter.update(init.parameters())
+        evaluate = None
+        if a.eval_every and a.dev_prompts:
+            dflash = load_drafter(a.dflash) if getattr(a, "dflash", None) else None
+            evaluate = dev_alpha(target, a.dev_prompts, a.eval_prompts, a.eval_tokens,
+                                 "d2sd" if dflash is not None else ("dflash" if role == ROLE_DFLASH else "dflash"), dflash)
+        out = train(target, seqs, meta, Path(a.out), cfg, drafter, evaluate)
+        print(f"drafter written to {out}")
+    except D2SDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The training loop: AdamW with warmup + cosine decay, clipping, checkpoints, resume, progress, dev α."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+from mlx.utils import tree_flatten, tree_unflatten
+
+from ..drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, load_drafter, save_drafter
+from ..errors import D2SDError
+from .blocks import block_mask, make_blocks
+from .progress import Progress
+
+
+@dataclass
+class TrainConfig:
+    objective: str = "dflash"  # "dflash" or "vp"
+    steps: int = 1000
+    batch_seqs: int = 4  # sequences per step
+    anchors: int = 16  # blocks per sequence
+    block_size: int = 16
+    lr: float = 6e-4
+    warmup: float = 0.04  # fraction of steps
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    tau: float = 7.0
+    beta: float = 0.9
+    seed: int = 0
+    save_every: int = 100
+    eval_every: int = 0
+    max_ctx: int = 512  # longest sequence used (longer ones are cut)
+    train_vocab: int = 0  # >0: softmax over the N most frequent response tokens only (0 = full vocabulary)
+    extra: dict = field(default_factory=dict)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    warm = max(1, int(cfg.warmup * cfg.steps))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    t = (step - warm) / max(1, cfg.steps - warm)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray | None = None):
+    """Pad B sequences' blocks and contexts to common sizes; returns mx arrays for one step."""
+    parts = []
+    for i in idx:
+        s = seqs[i]
+        T = min(len(s.tokens), cfg.max_ctx)
+        b = make_blocks(s.tokens[:T], s.loss_mask[:T], cfg.anchors, cfg.block_size, mask_id, rng, cfg.objective, cfg.beta, cfg.tau)
+        if b is not None:
+            parts.append((s, T, b))
+    if not parts:
+        return None
+    Tm = max(T for _, T, _ in parts)
+    Nm = max(len(b.tokens) for _, _, b in parts)
+    F = parts[0][0].feats.shape[-1]
+    B = len(parts)
+    tokens = np.zeros((B, Nm), np.int32)
+    pos = np.zeros((B, Nm), np.int32)
+    labels = np.zeros((B, Nm), np.int32)
+    weights = np.zeros((B, Nm), np.float32)
+    mask = np.zeros((B, 1, Nm, Tm + Nm), bool)
+    feats = []
+    for j, (s, T, b) in enumerate(parts):
+        n = len(b.tokens)
+        tokens[j, :n], pos[j, :n], labels[j, :n], weights[j, :n] = b.tokens, b.positions, b.labels, b.weights
+        m = block_mask(b.anchors, T, cfg.block_size)
+        mask[j, 0, :n, :T] = m[:, :T]
+        mask[j, 0, :n, Tm : Tm + n] = m[:, T:]
+        mask[j, 0, n:, Tm + n :] = True  # padding rows see each other (ignored by the loss)
+        f = s.feats[:T]
+        feats.append(mx.pad(f, [(0, Tm - T), (0, 0)]) if T < Tm else f)
+    ctx_pos = mx.broadcast_to(mx.arange(Tm)[None], (B, Tm))
+    if remap is not None:
+        labels = remap[labels]
+        weights = np.where(labels >= 0, weights, 0.0).astype(np.float32)
+        labels = np.maximum(labels, 0)
+    sel = np.nonzero(weights.reshape(-1) > 0)[0]
+    if len(sel) == 0:
+        return None
+    return dict(sel=mx.array(sel),
+        tokens=mx.array(tokens), positions=mx.array(pos), labels=mx.array(labels), weights=mx.array(weights),
+        mask=mx.array(mask), feats=mx.stack(feats).astype(mx.float32), ctx_positions=ctx_pos,
+    )
+
+
+def head_weight(target) -> mx.array:
+    """The target's output projection [V, H] (tied embedding or lm_head), unquantized."""
+    lm = getattr(target.model, "lm_head", None)
+    mod = lm if lm is not None else target.inner.embed_tokens
+    if hasattr(mod, "scales"):
+        return mx.dequantize(mod.weight, mod.scales, mod.biases, mod.group_size, mod.bits)
+    return mod.weight
+
+
+def loss_fn(drafter: DFlashDrafter, target, batch, head=None):
+    """Weighted mean cross-entropy over supervised block positions (Σ w·CE / Σ w).
+
+    `head` = (W [V', H], labels already remapped to rows of W) restricts the softmax to a
+    frequent-token vocabulary; None uses the target's full head.
+    """
+    emb = mx.stop_gradient(target.embed(batch["tokens"]))
+    h = drafter.forward_train(emb, batch["positions"], batch["feats"], batch["ctx_positions"], batch["mask"])
+    w = batch["weights"].reshape(-1)
+    sel = batch["sel"]
+    hs = h.reshape(-1, h.shape[-1])[sel]
+    logits = (hs @ head.T if head is not None else target.head(hs)).astype(mx.float32)
+    labels = batch["labels"].reshape(-1)[sel]
+    ce = nn.losses.cross_entropy(logits, labels, reduction="none")
+    ws = w[sel]
+    return (ce * ws).sum() / ws.sum(), ((mx.argmax(logits, -1) == labels) * ws).sum() / ws.sum()
+
+
+def new_drafter(meta: dict, layers: int, block_size: int, role: str, mask_id: int, target, seed: int) -> DFlashDrafter:
+    t = target.model.args
+    head_dim = getattr(t, "head_dim", None) or t.hidden_size // t.num_attention_heads
+    cfg = DrafterConfig(
+        hidden_size=t.hidden_size, num_hidden_layers=layers, num_attention_heads=t.num_attention_heads,
+        num_key_value_heads=t.num_key_value_heads, intermediate_size=t.intermediate_size, vocab_size=target.vocab_rows,
+        block_size=block_size, target_layer_ids=list(meta["taps"]), mask_token_id=mask_id,
+        num_target_layers=target.num_layers, head_dim=head_dim, rms_norm_eps=t.rms_norm_eps,
+        rope_theta=float(getattr(t, "rope_theta", 10000.0)), max_position_embeddings=target.max_context, role=role,
+    )
+    mx.random.seed(seed)
+    return DFlashDrafter(cfg)
+
+
+def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlashDrafter, evaluate=None) -> Path:
+    """Train `drafter` in place; checkpoints go to out/step-XXXXX and out/latest (resumable)."""
+    out.mkdir(parents=True, exist_ok=True)
+    state_file = out / "train_state.json"
+    opt = optim.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        prev = state.get("config", {})
+        for key in ("objective", "block_size", "batch_seqs", "anchors", "steps", "train_vocab"):
+            if prev.get(key) != getattr(cfg, key):
+                raise D2SDError(f"{out}: cannot resume: checkpoint has {key}={prev.get(key)!r}, this run asks for {getattr(cfg, key)!r}")
+        latest = out / "latest"
+        loaded = load_drafter(latest)
+        if loaded.config.to_dict() != drafter.config.to_dict():
+            raise D2SDError(f"{latest}: cannot resume: its drafter config differs from this run's")
+        drafter.update(loaded.parameters())
+        opt_state = mx.load(str(out / "optimizer.safetensors"))
+        opt.init(drafter.trainable_parameters())
+        opt.state = tree_unflatten(list(opt_state.items()))
+        step = state["step"]
+        print(f"resuming {out} at step {step}")
+    mask_id = drafter.config.mask_token_id
+    order_rng = np.random.default_rng(cfg.seed)
+    order = np.concatenate([order_rng.permutation(len(seqs)) for _ in range(cfg.steps * cfg.batch_seqs // len(seqs) + 2)])
+
+    head, remap = None, None
+    if cfg.train_vocab:
+        counts = np.bincount(np.concatenate([s.tokens[s.loss_mask > 0] for s in seqs]), minlength=target.vocab_rows)
+        keep = np.sort(np.argsort(-counts, kind="stable")[: cfg.train_vocab])
+        remap = np.full(target.vocab_rows, -1, np.int64)
+        remap[keep] = np.arange(len(keep))
+        head = head_weight(target)[mx.array(keep)]
+        mx.eval(head)
+        print(f"training softmax over {len(keep)} tokens covering {counts[keep].sum() / counts.sum():.2%} of response tokens")
+    value_and_grad = nn.value_and_grad(drafter, lambda m, b: loss_fn(m, target, b, head))
+    bar = Progress(cfg.steps, cfg.objective, done=step)
+    log = open(out / "log.jsonl", "a")
+    ema = None
+    while step < cfg.steps:
+        t0 = time.perf_counter()
+        idx = order[step * cfg.batch_seqs : (step + 1) * cfg.batch_seqs]
+        rng = np.random.default_rng([cfg.seed, step])  # per-step stream: a resumed run draws the same blocks
+        batch = make_batch(seqs, idx, cfg, mask_id, rng, remap)
+        if batch is None:
+            step += 1
+            continue
+        opt.learning_rate = lr_at(step, cfg)
+        (loss, acc), grads = value_and_grad(drafter, batch)
+        grads, norm = optim.clip_grad_norm(grads, cfg.clip)
+        opt.update(drafter, grads)
+        mx.eval(drafter.parameters(), opt.state, loss, acc)
+        step += 1
+        loss, acc = float(loss), float(acc)
+        ema = loss if ema is None else 0.95 * ema + 0.05 * loss
+        ntok = int(np.count_nonzero(np.array(batch["weights"])))
+        dt = time.perf_counter() - t0
+        rec = {"step": step, "loss": loss, "acc": acc, "lr": opt.learning_rate.item() if hasattr(opt.learning_rate, "item") else opt.learning_rate, "tok_s": ntok / dt}
+        if cfg.eval_every and evaluate is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
+            rec["dev_alpha"] = evaluate(drafter)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        bar.update(1, force="dev_alpha" in rec, loss=ema, acc=acc, tok_s=ntok / dt, **({"α": rec["dev_alpha"]} if "dev_alpha" in rec else {}))
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            checkpoint(drafter, opt, out, step, cfg)
+    bar.close()
+    return out / "latest"
+
+
+def checkpoint(drafter, opt, out: Path, step: int, cfg: TrainConfig) -> None:
+    """Write latest/ (drafter folder), the optimizer state and train_state.json, atomically enough to resume."""
+    tmp = out / "latest.tmp"
+    save_drafter(drafter, tmp)
+    mx.save_safetensors(str(out / "optimizer.tmp.safetensors"), dict(tree_flatten(opt.state)))
+    latest = out / "latest"
+    if latest.exists():
+        old = out / "latest.old"
+        if old.exists():
+            import shutil
+
+            shutil.rmtree(old)
+        latest.rename(old)
+    tmp.rename(latest)
+    (out / "optimizer.tmp.safetensors").replace(out / "optimizer.safetensors")
+    (out / "train_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg)}, indent=2) + "\n")
