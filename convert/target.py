@@ -9,7 +9,9 @@ written by the caller (copied from an HF folder, or rebuilt from GGUF metadata).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -201,7 +203,8 @@ def write_target(
 
     if quantize:
         log.info("Quantizing")
-        model, config = quantize_model(model, config, q_group_size, q_bits, mode=q_mode)
+        with contextlib.redirect_stdout(sys.stderr):  # mlx-lm prints its bits-per-weight line
+            model, config = quantize_model(model, config, q_group_size, q_bits, mode=q_mode)
 
     log.info(f"Saving to {out_dir}")
     save_model(out_dir, model, donate_model=True)
