@@ -40,12 +40,16 @@ def default_reply(question: str) -> str:
     )
 
 
-def long_reply(sections: int = 60) -> str:
+def long_reply(sections: int = 10) -> str:
+    """About 500 tokens per section: a long paragraph, a fenced code block and a table."""
     parts = []
     for i in range(sections):
-        parts.append(f"## Part {i}\n\nSome text about part {i} with *emphasis* and `code {i}`.\n\n")
-        parts.append(f"```python\nfor j in range({i}):\n    print(j * {i})\n```\n\n")
-        parts.append(f"| n | square |\n| --- | --- |\n| {i} | {i * i} |\n\n")
+        prose = " ".join(f"word{j}" for j in range(300))
+        code = "\n".join(f"    total += {j} * {i}" for j in range(40))
+        rows = "\n".join(f"| {j} | {j * j} |" for j in range(20))
+        parts.append(f"## Part {i}\n\nSome *text* about part {i}: {prose}.\n\n"
+                     f"```python\ndef part_{i}(total=0):\n{code}\n    return total\n```\n\n"
+                     f"| n | square |\n| --- | --- |\n{rows}\n\n")
     return "".join(parts)
 
 

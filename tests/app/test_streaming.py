@@ -8,14 +8,15 @@ from textual.widgets._markdown import MarkdownFence
 from app.engine_types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP
 from app.fake_engine import FakeEngine, long_reply, words
 from app.params import Params
+from app.runner import ChunksReady
 from app.widgets.message import SOURCE_STYLES
 
 from chat_helpers import Gate, make_app, notes, ready, replies, send, wait_until
 
 
 async def test_long_stream_keeps_every_token_in_order():
-    text = long_reply(60)
-    assert len(words(text)) > 1500
+    text = long_reply(10)
+    assert len(words(text)) > 5000
     app = make_app(FakeEngine(reply=text), params=Params(max_tokens=100_000))
     async with app.run_test(size=(100, 30)) as pilot:
         await send(pilot, "write a lot")
@@ -24,12 +25,24 @@ async def test_long_stream_keeps_every_token_in_order():
         assert reply.markdown.source == text
         assert "".join(piece for _, piece in reply.spans) == text
         fences = reply.query(MarkdownFence)
-        assert len(fences) == 60 and "print(j * 59)" in fences[-1].code
+        assert len(fences) == 10 and "total += 39 * 9" in fences[-1].code
         assert reply.status == "done" and "done" in str(reply.query_one(".footer").render())
 
 
+async def test_many_small_batches_keep_order():
+    text = long_reply(2)
+    batches = []
+    app = make_app(FakeEngine(reply=text, delay=0.0005), params=Params(max_tokens=100_000))
+    hook = lambda message: batches.append(1) if isinstance(message, ChunksReady) else None
+    async with app.run_test(message_hook=hook) as pilot:
+        await send(pilot, "stream it slowly")
+        [reply] = replies(app)
+        assert reply.text == text == reply.markdown.source
+        assert len(batches) > 10
+
+
 async def test_max_tokens_ends_the_reply_with_length():
-    app = make_app(FakeEngine(reply=long_reply(3)), params=Params(max_tokens=10))
+    app = make_app(FakeEngine(reply=long_reply(1)), params=Params(max_tokens=10))
     async with app.run_test() as pilot:
         await send(pilot, "short please")
         [reply] = replies(app)
@@ -180,7 +193,7 @@ async def test_engine_error_mid_stream_is_shown_and_app_keeps_running():
 async def test_slow_speculation_and_missing_drafter_are_explained():
     app = make_app(FakeEngine())
     async with app.run_test() as pilot:
-        await send(pilot, "[slow] [long] go")
+        await send(pilot, "[slow] go")
         diag = str(app.query_one("#diagnostics").render())
         assert "slower than plain decoding" in diag
     app = make_app(FakeEngine(drafter=False))
