@@ -7,13 +7,14 @@ from typing import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from . import clipboard, commands, export, metrics
 from .config import Config, data_dir
 from .engine import Engine, EngineInfo, resolve_mode
-from .keys import APP_KEYS, bindings
+from .keys import APP_KEYS, SCROLL_KEYS, bindings
 from .models import compatible, scan, vocab_of
 from .params import SPEC_MODES, ParamError, Params
 from .runner import ChunksReady, EngineLoaded, EngineLoadFailed, EngineRunner, GenerationDone
@@ -36,7 +37,7 @@ FINAL_STATUS = {"stop": "done", "length": "done", "stopped": "stopped", "error":
 class ChatApp(App):
     CSS_PATH = "chat.tcss"
     TITLE = "d2sd chat"
-    BINDINGS = bindings(APP_KEYS)
+    BINDINGS = bindings(APP_KEYS) + bindings(SCROLL_KEYS, priority=True)
 
     def __init__(self, engine: Engine, *, model: str | None = None, drafter: str | None = None,
                  vp_drafter: str | None = None, params: Params | None = None, overrides: dict | None = None,
@@ -75,16 +76,16 @@ class ChatApp(App):
             with VerticalScroll(id="messages"):
                 yield Static(WELCOME, id="welcome")
             yield SpecPanel(id="spec")
-        yield Diagnostics(id="diagnostics")
-        yield CommandHints(id="hints")
+        yield Diagnostics(id="diagnostics", markup=False)
+        yield CommandHints(id="hints", markup=False)
         yield PromptInput(id="prompt")
-        yield StatusBar(id="status")
+        yield StatusBar(id="status", markup=False)
         yield Footer()
 
     async def on_mount(self) -> None:
         self.set_keymap(self.keymap_config)
-        self.query_one("#hints").display = False
-        self.query_one(SpecPanel).display = self.size.width >= 100
+        self.main_screen.query_one("#hints").display = False
+        self.main_screen.query_one(SpecPanel).display = self.size.width >= 100
         self.run_worker(self.runner.serve, thread=True, name="engine", group="engine", exit_on_error=False)
         self.runner.submit_load(self.model, self.drafter, self.vp_drafter)
         chat = self.store.latest_chat()
@@ -96,11 +97,15 @@ class ChatApp(App):
             self.say(notice, "error")
             self.notify(notice, severity="error", timeout=10)
         self.refresh_status()
-        self.query_one(PromptInput).focus()
+        self.main_screen.query_one(PromptInput).focus()
+
+    @property
+    def main_screen(self) -> Screen:
+        return self.screen_stack[0]
 
     @property
     def messages_box(self) -> VerticalScroll:
-        return self.query_one("#messages", VerticalScroll)
+        return self.main_screen.query_one("#messages", VerticalScroll)
 
     def say(self, text: str, kind: str = "info") -> Note:
         """Show an app message in the chat (not stored)."""
@@ -166,7 +171,7 @@ class ChatApp(App):
         out = []
         if self.chat and self.chat.system_prompt:
             out.append({"role": "system", "content": self.chat.system_prompt})
-        for view in self.query(MessageView):
+        for view in self.main_screen.query(MessageView):
             if view.text and view.status != "error":
                 out.append({"role": view.role, "content": view.text})
         return out
@@ -178,18 +183,18 @@ class ChatApp(App):
             await self.run_command(text)
             return
         if self.gen_id is not None:
-            self.query_one(PromptInput).set_text(text)
+            self.main_screen.query_one(PromptInput).set_text(text)
             self.notify("Still answering: press Esc to stop first.", severity="warning")
             return
         if self.info is None and self.load_error:
-            self.query_one(PromptInput).set_text(text)
+            self.main_screen.query_one(PromptInput).set_text(text)
             self.say(f"No model is loaded ({self.load_error}). Use /model to load one.", "error")
             return
         await self.send(text)
 
     async def send(self, text: str) -> None:
         chat = self.ensure_chat(title=text.splitlines()[0])
-        for welcome in self.query("#welcome"):
+        for welcome in self.main_screen.query("#welcome"):
             await welcome.remove()
         user_id = self.store.add_message(chat.id, "user", text)
         box = self.messages_box
@@ -275,13 +280,13 @@ class ChatApp(App):
 
     async def withdraw_reply(self) -> None:
         """Stopped before any token: forget the turn and give the prompt back."""
-        user_view = list(self.query(MessageView))[-2]
+        user_view = list(self.main_screen.query(MessageView))[-2]
         self.store.delete_message(self.reply_id)
         self.store.delete_message(user_view.message_id)
         await self.reply.remove()
         await user_view.remove()
         self.gen_id, self.reply = None, None
-        self.query_one(PromptInput).set_text(self.reply_prompt)
+        self.main_screen.query_one(PromptInput).set_text(self.reply_prompt)
         self.notify("Stopped before the first token; your prompt is back in the box.")
         self.refresh_status()
 
@@ -305,29 +310,39 @@ class ChatApp(App):
 
     # -- status --------------------------------------------------------------------------------
     def refresh_status(self) -> None:
+        try:
+            self._refresh_status()
+        except NoMatches:
+            pass  # the app is closing
+
+    def _refresh_status(self) -> None:
         stats = self.last_stats
         state = "answering" if self.gen_id is not None else ("loading" if self.info is None and not self.load_error else "")
-        self.query_one(StatusBar).update(metrics.status_line(stats, self.info, state))
+        self.main_screen.query_one(StatusBar).update(metrics.status_line(stats, self.info, state))
         mode = self.reply_mode if self.gen_id is not None else resolve_mode(self.params.mode, self.info)[0]
         badge = metrics.spec_badge(self.info, mode)
         ar_tps = self.store.ar_baseline(self.info.name) if self.info else None
         block = self.params.block_size or (self.info.block_size if self.info else None)
-        self.query_one(SpecPanel).show(badge, metrics.spec_summary(stats, self.info, block, ar_tps),
+        self.main_screen.query_one(SpecPanel).show(badge, metrics.spec_summary(stats, self.info, block, ar_tps),
                                        stats.accepted_lengths if stats else [])
         if self.gen_id is None:
             self.mode_note = resolve_mode(self.params.mode, self.info)[1]
-        self.query_one(Diagnostics).show(metrics.diagnostics(self.info, self.params.mode, self.mode_note, stats, ar_tps))
+        self.main_screen.query_one(Diagnostics).show(metrics.diagnostics(self.info, self.params.mode, self.mode_note, stats, ar_tps))
         title = self.chat.title if self.chat and self.chat.title else "new chat"
         model = self.info.name if self.info else ("not loaded" if self.load_error else "loading…")
         self.sub_title = f"{title} — {model} · {badge}"
 
     def on_text_area_changed(self, event) -> None:
         if isinstance(event.text_area, PromptInput):
-            self.query_one(CommandHints).show_for(event.text_area.text)
+            self.main_screen.query_one(CommandHints).show_for(event.text_area.text)
 
     # -- key actions ---------------------------------------------------------------------------
     async def action_stop(self) -> None:
         await self.stop_reply()
+
+    def action_scroll_chat(self, direction: int) -> None:
+        box = self.messages_box
+        box.scroll_page_down(animate=False) if direction > 0 else box.scroll_page_up(animate=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -337,13 +352,13 @@ class ChatApp(App):
 
     def action_toggle_sources(self) -> None:
         self.show_sources = not self.show_sources
-        for view in self.query(MessageView):
+        for view in self.main_screen.query(MessageView):
             view.show_sources(self.show_sources)
         self.notify("Token sources: green = DFlash, magenta = VP, plain = target/bonus."
                     if self.show_sources else "Token sources off.", timeout=4)
 
     def action_toggle_stats(self) -> None:
-        panel = self.query_one(SpecPanel)
+        panel = self.main_screen.query_one(SpecPanel)
         panel.display = not panel.display
 
     def action_open_chats(self) -> None:
@@ -388,7 +403,7 @@ class ChatApp(App):
             self.load_model(self.model, path, self.vp_drafter)
 
     def action_copy_reply(self, code: bool = False) -> None:
-        replies = [v for v in self.query(MessageView) if v.role == "assistant" and v.text]
+        replies = [v for v in self.main_screen.query(MessageView) if v.role == "assistant" and v.text]
         if not replies:
             self.notify("There is no reply to copy yet.", severity="warning")
             return
@@ -532,7 +547,7 @@ class ChatApp(App):
         if self.chat is None:
             self.say("Nothing to export yet: this chat has no messages.", "error")
             return
-        target = Path(where.strip()) if where.strip() else data_dir() / "exports"
+        target = Path(where.strip()) if where.strip() else data_dir() / "exports" / export.default_name(self.chat, fmt)
         try:
             path = export.write(self.chat, self.store.messages(self.chat.id), fmt, target)
         except OSError as exc:

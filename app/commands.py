@@ -57,6 +57,16 @@ def matches(text: str) -> list[Command]:
     return [c for c in COMMANDS if c.name.startswith(prefix)]
 
 
+def hints(text: str) -> list[Command]:
+    """What to show under the prompt: matching commands, or the usage of the one being typed."""
+    if not text.startswith("/"):
+        return []
+    if " " not in text:
+        return matches(text)
+    name = text[1:].split(" ", 1)[0].lower()
+    return [BY_NAME[name]] if name in BY_NAME else []
+
+
 def complete(text: str) -> str:
     """`text` extended as far as the matching commands agree (with a space when unique)."""
     found = matches(text)

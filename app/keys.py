@@ -28,7 +28,7 @@ APP_KEYS = (
     Key("stats", "f2", "toggle_stats", "Speculation panel", short="Stats"),
     Key("chats", "ctrl+o", "open_chats", "Open a saved chat", show=False),
     Key("model", "f3", "pick_model", "Pick model and drafters", show=False),
-    Key("copy", "ctrl+y", "copy_reply", "Copy the last reply", show=False),
+    Key("copy", "f4", "copy_reply", "Copy the last reply", show=False),
     Key("quit", "ctrl+q", "quit", "Quit"),
 )
 
@@ -40,9 +40,13 @@ PROMPT_KEYS = (
     Key("history_next", "ctrl+down", "history(1)", "Next prompt", show=False),
 )
 
+SCROLL_KEYS = (  # priority: they scroll the chat even while the prompt has focus
+    Key("scroll_up", "pageup", "scroll_chat(-1)", "Scroll the chat up", show=False),
+    Key("scroll_down", "pagedown", "scroll_chat(1)", "Scroll the chat down", show=False),
+)
+
 OTHER_KEYS = (
     ("ctrl+p", "Command palette (every command, searchable)"),
-    ("pageup / pagedown", "Scroll the chat"),
     ("escape (in a dialog)", "Close the dialog"),
 )
 

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..commands import COMMANDS
-from ..keys import APP_KEYS, OTHER_KEYS, PROMPT_KEYS, effective
+from ..keys import APP_KEYS, OTHER_KEYS, PROMPT_KEYS, SCROLL_KEYS, effective
 
 
 def help_table(keymap: dict[str, str]) -> Table:
@@ -18,7 +18,7 @@ def help_table(keymap: dict[str, str]) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("[u]Keys[/u]", "")
-    for key in (*PROMPT_KEYS, *APP_KEYS):
+    for key in (*PROMPT_KEYS, *APP_KEYS, *SCROLL_KEYS):
         table.add_row(effective(key, keymap).replace(",", " / "), f"{key.description}  [dim]({key.id})[/dim]")
     for keys, what in OTHER_KEYS:
         table.add_row(keys, what)

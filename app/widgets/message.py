@@ -44,8 +44,10 @@ class MessageView(Vertical):
         yield Static(self._footer, classes="footer")
 
     @property
-    def markdown(self) -> Markdown:
-        return self.query_one(".body", Markdown)
+    def markdown(self) -> Markdown | None:
+        """The body widget; None once the view is being torn down (e.g. the app is closing)."""
+        found = self.query(".body")
+        return found.first(Markdown) if found else None
 
     async def append(self, text: str, pieces: list[str], sources: list[str]) -> None:
         """Add the next piece of the reply; `pieces` (one per token) join to `text`."""
@@ -59,6 +61,8 @@ class MessageView(Vertical):
                 self.spans[-1][1] += piece
             else:
                 self.spans.append([source, piece])
+        if self.markdown is None:
+            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
         await self._stream.write(text)
@@ -70,7 +74,8 @@ class MessageView(Vertical):
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
-        await self.markdown.update(self.text)
+        if self.markdown is not None:
+            await self.markdown.update(self.text)
         self.set_status(status, footer)
 
     def set_status(self, status: str, footer: str) -> None:
@@ -96,7 +101,8 @@ class MessageView(Vertical):
             self._render_sources()
 
     def _render_sources(self) -> None:
-        self.query_one(".sources", Static).update(self.source_text())
+        for widget in self.query(".sources"):
+            widget.update(self.source_text())
 
 
 class Note(Static):

@@ -58,7 +58,7 @@ class CommandHints(Static):
     """The commands matching what is typed after '/', shown under the prompt."""
 
     def show_for(self, text: str) -> None:
-        found = commands.matches(text)
+        found = commands.hints(text)
         self.display = bool(found)
         if found:
             self.update("\n".join(f"{c.usage:<40} {c.help}" for c in found[:8]))
