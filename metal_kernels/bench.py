@@ -1,6 +1,6 @@
 """Time tree_attention against stock SDPA with a dense boolean mask.
 
-    python -m metal_kernels.bench [--quick] [--hq 32 --hkv 8] [--dtype bfloat16] [--bw 400]
+    python -m metal_kernels.bench [--quick] [--n 80 --c 2048] [--hq 32 --hkv 8] [--dtype bfloat16] [--bw 400]
 
 Grid N in {16, 32, 64, 80} x C in {512, 2k, 8k, 32k} (--quick: N in {16, 80} x C in {512, 2k}), head_dim 128,
 GQA 4. On Metal it times the kernel (default 32/8 heads, bf16), elsewhere the reference (16/4 heads, fp32).
@@ -36,12 +36,13 @@ def floor_bytes(B, Hq, Hkv, N, C, D, itemsize):
     return 2 * B * Hq * N * D * itemsize + 2 * B * Hkv * (C + N) * D * itemsize + N * words * 4
 
 
-def best_time(fn, min_time, max_reps):
-    """Best wall time of fn() (evaluated) after one warm-up call, over reps until min_time has passed."""
+def best_time(fn, min_time, max_reps, min_reps=3):
+    """Best wall time of fn() (evaluated) after one warm-up call, over at least min_reps runs and until
+    min_time has passed (at most max_reps)."""
     mx.eval(fn())
     times = []
     start = time.perf_counter()
-    while len(times) < max_reps and (not times or time.perf_counter() - start < min_time):
+    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < min_time):
         t0 = time.perf_counter()
         mx.eval(fn())
         times.append(time.perf_counter() - t0)
@@ -61,8 +62,8 @@ def run_cell(B, Hq, Hkv, N, C, D, dtype, rng, args):
     ours = lambda: tree_attention(q, k_ctx, v_ctx, k_tree, v_tree, ancestors, scale, check=False)  # noqa: E731
     sdpa = lambda: mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=dense)  # noqa: E731
     err = mx.abs(ours().astype(mx.float32) - sdpa().astype(mx.float32)).max().item()
-    t_ours, n_ours = best_time(ours, args.min_time, args.reps)
-    t_sdpa, n_sdpa = best_time(sdpa, args.min_time, args.reps)
+    t_ours, n_ours = best_time(ours, args.min_time, args.reps, min(3, args.reps))
+    t_sdpa, n_sdpa = best_time(sdpa, args.min_time, args.reps, min(3, args.reps))
     return t_ours, t_sdpa, floor_bytes(B, Hq, Hkv, N, C, D, q.itemsize), err, min(n_ours, n_sdpa)
 
 
@@ -70,6 +71,8 @@ def main(argv=None):
     metal = use_kernel(128)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller grid: N in {16, 80}, C in {512, 2048}")
+    ap.add_argument("--n", type=int, nargs="+", help="tree sizes to run instead of the grid's")
+    ap.add_argument("--c", type=int, nargs="+", help="context lengths to run instead of the grid's")
     ap.add_argument("--hq", type=int, default=32 if metal else 16)
     ap.add_argument("--hkv", type=int, default=8 if metal else 4)
     ap.add_argument("--dim", type=int, default=128)
@@ -81,6 +84,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     ns, cs = QUICK if args.quick else GRID
+    ns, cs = args.n or ns, args.c or cs
     dtype = DTYPES[args.dtype]
     rng = np.random.default_rng(args.seed)
     mx.random.seed(args.seed)

@@ -8,7 +8,9 @@ Pass 1, `partials`: grid (row blocks, S + 1 splits, B * Hkv); one threadgroup of
   - Rows: the G query heads of KV head h are stacked into G * N rows, row g * N + i = (query head h*G + g,
     node i); each simdgroup owns 8 rows, so a threadgroup holds NSG * 8 = 64 rows. When G * N > 64 the
     row blocks of one (head, split) are adjacent in the grid (x varies fastest), so the K/V chunk they share
-    comes from DRAM once and from cache for the others. Rows past G * N are padding (q = 0, no visible key).
+    comes from DRAM once and from cache for the others. (All G * N rows in one threadgroup would need up to
+    640 rows of fp32 accumulators on chip; NSG is a template parameter, 16 fits in 30 KiB at D = 128 if
+    measurements favour it.) Rows past G * N are padding (q = 0, no visible key).
   - Keys: splits 0..S-1 cover the context, split s = [s * chunk, min(C, (s + 1) * chunk)) with chunk a
     multiple of BK (`reference.split_chunk`), so a split can be empty; split S is the tree tail [0, N), where
     the bitmask applies. No context key is ever masked.
