@@ -119,8 +119,8 @@ def diagnostics(info: EngineInfo | None, mode: str, mode_note: str, stats, ar_tp
             out.append(f"Speculation is OFF: {info.spec_reason}. Load one with /draft PATH.")
         elif mode == "ar":
             out.append("Speculation is switched off for this chat (/spec on to turn it back on).")
-    if mode_note:
-        out.append(mode_note)
+    if mode_note and (info is None or info.spec == "on"):
+        out.append(mode_note)  # (when speculation is off or failed, the line above already says so)
     eta = speedup(stats, ar_tps)
     if eta is not None and stats.cycles >= MIN_CYCLES_FOR_VERDICT and eta.value < 1.0:
         share = stats.draft_s / (stats.draft_s + stats.verify_s)

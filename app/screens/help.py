@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,15 +20,16 @@ def help_table(keymap: dict[str, str]) -> Table:
     table.add_column()
     table.add_row("[u]Keys[/u]", "")
     for key in (*PROMPT_KEYS, *APP_KEYS, *SCROLL_KEYS):
-        table.add_row(effective(key, keymap).replace(",", " / "), f"{key.description}  [dim]({key.id})[/dim]")
+        table.add_row(escape(effective(key, keymap).replace(",", " / ")), f"{escape(key.description)}  [dim]({key.id})[/dim]")
     for keys, what in OTHER_KEYS:
-        table.add_row(keys, what)
+        table.add_row(escape(keys), escape(what))
     table.add_row("", "")
     table.add_row("[u]Commands[/u]", "")
     for c in COMMANDS:
-        table.add_row(c.usage, c.help)
+        table.add_row(escape(c.usage), escape(c.help))
     table.add_row("", "")
-    table.add_row("[u]Remap keys[/u]", 'config.json in the data folder: {"keymap": {"stop": "ctrl+c"}}')
+    table.add_row("[u]Remap keys[/u]", escape('config.json in the data folder: {"keymap": {"stop": "ctrl+c"}}, '
+                                             "using the ids in brackets above"))
     return table
 
 

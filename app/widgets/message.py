@@ -21,7 +21,8 @@ def legend() -> Text:
     text = Text()
     for source, name in SOURCE_NAMES.items():
         text.append("■ ", style=SOURCE_STYLES[source] or "bold")
-        text.append(name + "  ")
+        text.append(name + "\n")
+    text.rstrip()
     return text
 
 

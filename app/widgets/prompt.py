@@ -18,7 +18,8 @@ class PromptInput(TextArea):
             self.text = text
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         placeholder="Ask anything… (Enter sends · / for commands · F1 help)", **kwargs)
         self.sent: list[str] = []
         self._history_pos = 0
 
