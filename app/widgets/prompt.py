@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from .. import commands
-from ..keys import PROMPT_KEYS, bindings
+from ..keys import PROMPT_KEYS, effective
 
 
 class PromptInput(TextArea):
-    BINDINGS = bindings(PROMPT_KEYS, priority=True)
+    """Send/newline/complete keys are handled in `_on_key`, in order with the typed characters
+    (a binding would run before the characters queued ahead of it reach the text)."""
 
     class Submitted(Message):
         def __init__(self, text: str) -> None:
@@ -22,6 +24,16 @@ class PromptInput(TextArea):
                          placeholder="Ask anything… (Enter sends · / for commands · F1 help)", **kwargs)
         self.sent: list[str] = []
         self._history_pos = 0
+
+    async def _on_key(self, event: events.Key) -> None:
+        keymap = getattr(self.app, "keymap_config", {})
+        for key in PROMPT_KEYS:
+            if event.key in effective(key, keymap).split(",") and self.check_action(key.action, ()):
+                event.stop()
+                event.prevent_default()
+                await self.run_action(key.action)
+                return
+        await super()._on_key(event)
 
     def action_send(self) -> None:
         text = self.text.strip()

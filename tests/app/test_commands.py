@@ -243,3 +243,18 @@ async def test_system_prompt_editor_and_pickers(home, tmp_path):
         await wait_until(pilot, lambda: engine.loads[-1][2] == str(models / "good-drafter"))
         await send(pilot, "/draft off")
         assert app.params.mode == "ar"
+
+
+async def test_enter_typed_in_one_burst_sends_everything_typed_before_it():
+    """A terminal delivers 'text⏎' in one read; Enter must not overtake the queued characters."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        for ch in "Second question":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(pilot, lambda: not app.busy and replies(app))
+        assert [v.text for v in app.query("MessageView") if v.role == "user"] == ["Second question"]
+        assert app.query_one("#prompt").text == ""
