@@ -220,13 +220,43 @@ def gguf_config(meta: dict, weights: dict, path) -> dict:
     elif scaling not in (None, "none"):
         raise D2SDError(f"{path}: rope scaling {arch}.rope.scaling.type={scaling!r} is not supported")
     if "rope_freqs.weight" in weights:
-        raise D2SDError(
-            f"{path}: tensor rope_freqs.weight (per-frequency RoPE factors, Llama-3.1 style) is not supported"
-        )
+        cfg["rope_scaling"] = llama3_scaling(weights["rope_freqs.weight"], cfg, meta, path)
     for key, name in (("bos_token_id", "tokenizer.ggml.bos_token_id"), ("eos_token_id", "tokenizer.ggml.eos_token_id")):
         if name in meta:
             cfg[key] = int(_meta(meta, name, path))
     return cfg
+
+
+def llama3_factors(head_dim: int, base: float, factor: float, low: float, high: float, orig: int):
+    """Per-frequency divisors of Llama-3-style RoPE scaling (what GGUF stores as rope_freqs)."""
+    import math
+
+    out = []
+    for i in range(0, head_dim, 2):
+        wavelen = 2 * math.pi * base ** (i / head_dim)
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return out
+
+
+def llama3_scaling(freqs: mx.array, cfg: dict, meta: dict, path) -> dict:
+    """Recover the Llama-3 rope_scaling dict from GGUF's rope_freqs tensor (low 1 / high 4 factors)."""
+    import numpy as np
+
+    got = np.array(freqs.astype(mx.float32)).reshape(-1)
+    factor = float(got.max())
+    origs = [int(_meta(meta, f"{cfg['model_type']}.rope.scaling.original_context_length", path, 8192)), 8192]
+    for orig in dict.fromkeys(origs):
+        want = llama3_factors(cfg["head_dim"], cfg["rope_theta"], factor, 1.0, 4.0, orig)
+        if len(want) == got.size and np.allclose(got, want, rtol=1e-3, atol=1e-4):
+            return {"rope_type": "llama3", "factor": round(factor, 6), "low_freq_factor": 1.0,
+                    "high_freq_factor": 4.0, "original_max_position_embeddings": orig}
+    raise D2SDError(f"{path}: tensor rope_freqs.weight does not match Llama-3 RoPE scaling; not supported")
 
 
 _LAYER_MAP = {
@@ -266,6 +296,8 @@ def unpermute_rows(w, n_head: int):
 def map_names(weights: dict, cfg: dict, path) -> dict:
     out = {}
     for name, arr in weights.items():
+        if name == "rope_freqs.weight":  # folded into config["rope_scaling"]
+            continue
         if mb := _BLK.match(name):
             i, part, suffix = mb.groups()
             if part not in _LAYER_MAP:

@@ -21,7 +21,7 @@ from . import log
 
 # What a repo download fetches (mlx_lm's patterns + PyTorch pickles as a fallback).
 CONFIG_PATTERNS = ["*.json", "*.py", "tokenizer.model", "*.tiktoken", "tiktoken.model", "*.txt", "*.jsonl", "*.jinja"]
-SAFETENSORS_PATTERNS = ["*.safetensors"]
+SAFETENSORS_PATTERNS = ["model*.safetensors"]  # not consolidated.safetensors (a second copy in some repos)
 PICKLE_PATTERNS = ["*.bin", "*.pt", "*.pth"]
 GGUF_PATTERNS = ["*.gguf"]
 
@@ -67,6 +67,8 @@ def resolve(path_or_repo: str, revision: str | None = None, with_gguf: bool = Fa
         log.info(f"Fetching {path_or_repo}{'@' + revision if revision else ''} from the Hugging Face hub"
                  f"{' cache (HF_HUB_OFFLINE)' if offline else ''}")
         folder = fetch(CONFIG_PATTERNS + SAFETENSORS_PATTERNS + (GGUF_PATTERNS if with_gguf else []))
+        if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.gguf")):
+            folder = fetch(CONFIG_PATTERNS + ["*.safetensors"])
         if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.gguf")):
             folder = fetch(CONFIG_PATTERNS + PICKLE_PATTERNS)
     except LocalEntryNotFoundError as e:
@@ -120,8 +122,9 @@ def weight_files(folder: Path) -> tuple[list[Path], dict | None, Path | None]:
     if (idx := folder / "model.safetensors.index.json").is_file():
         return _indexed(folder, idx)
     st = sorted(f for f in folder.glob("*.safetensors") if not _NOT_WEIGHTS.match(f.name))
-    if st:
-        return st, None, None
+    model_st = [f for f in st if f.name.startswith("model")]
+    if model_st or st:  # model*.safetensors first: consolidated.safetensors duplicates them in some repos
+        return model_st or st, None, None
     if (idx := folder / "pytorch_model.bin.index.json").is_file():
         return _indexed(folder, idx)
     pk = sorted(f for ext in ("*.bin", "*.pt", "*.pth") for f in folder.glob(ext) if not _NOT_WEIGHTS.match(f.name))

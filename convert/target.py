@@ -169,6 +169,13 @@ def write_target(
         raise D2SDError(f"--dtype {dtype!r}: expected one of {', '.join(CONVERSION_DTYPES)}")
     config = dict(config)
     origin = origin or {}
+    qc = config.get("quantization_config")
+    if qc and "quantization" not in config:
+        method = qc.get("quant_method", "?") if isinstance(qc, dict) else "?"
+        raise D2SDError(
+            f"{source}: config.json quantization_config (quant_method={method!r}): pre-quantized Hugging Face "
+            f"checkpoints are not supported; convert the unquantized model (and pass -q to quantize)"
+        )
     model = build_model(config, source)
     if hasattr(model, "sanitize"):
         weights = model.sanitize(dict(weights))

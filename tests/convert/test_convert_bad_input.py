@@ -6,8 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import needs_gguf, needs_torch
-from conv_helpers import copy_tree, edit_config, leftovers
+from conv_helpers import copy_tree, edit_config, leftovers, needs_gguf, needs_torch
 
 from convert import log
 from convert.from_hf import convert, main
@@ -50,6 +49,11 @@ def _save(folder, w, name="model.safetensors"):
 def test_unknown_architecture(target, tmp_path):
     edit_config(target, model_type="frobnicator", architectures=["FrobForCausalLM"])
     expect_error(target, tmp_path, r"unknown architecture model_type='frobnicator'")
+
+
+def test_prequantized_hf_checkpoint(target, tmp_path):
+    edit_config(target, quantization_config={"quant_method": "awq", "bits": 4})
+    expect_error(target, tmp_path, r"quantization_config \(quant_method='awq'\): pre-quantized")
 
 
 def test_missing_target_config_field(target, tmp_path):
@@ -360,7 +364,7 @@ def test_interrupted_cli_process_leaves_nothing(tiny_src, tmp_path):
     import subprocess
     import time
 
-    from conftest import ROOT
+    from conv_helpers import ROOT
 
     # Slow the conversion down inside the child so the signal lands mid-write.
     code = (

@@ -7,8 +7,7 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
-from conftest import needs_gguf, needs_smollm2
-from conv_helpers import max_diff
+from conv_helpers import max_diff, needs_gguf, needs_smollm2
 
 from convert.make_tiny import CHAT_TEMPLATE, target_config, target_weights, tiny_tokenizer
 
@@ -108,6 +107,38 @@ def test_llama_gguf_rope_layout_matters(tmp_path, tiny_tok):
     assert max_diff(ok["model.layers.0.self_attn.q_proj.weight"], ref["model.layers.0.self_attn.q_proj.weight"]) == 0
     raw = np.array(w["blk.0.attn_q.weight"])
     assert max_diff(raw, ref["model.layers.0.self_attn.q_proj.weight"]) > 0.01
+
+
+@needs_gguf
+def test_llama3_rope_freqs_become_rope_scaling(tmp_path, tiny_tok):
+    from gguf_writer_helpers import write_gguf
+    from mlx_lm import load
+
+    from convert.from_hf import convert
+    from convert.gguf import llama3_factors
+    from d2sd_mlx.errors import D2SDError
+
+    cfg = dict(target_config("llama"), rope_theta=500000.0, max_position_embeddings=131072)
+    weights = target_weights(cfg, seed=5)
+    freqs = np.array(llama3_factors(16, 500000.0, 8.0, 1.0, 4.0, 8192), np.float32)
+    assert freqs.min() == 1.0 and freqs.max() == 8.0 and ((freqs > 1.0) & (freqs < 8.0)).any()
+    ref = write_gguf(tmp_path / "l3.gguf", cfg, {**weights, "rope_freqs.weight": freqs}, tok=tiny_tok[1])
+    out, _ = convert(str(tmp_path / "l3.gguf"), tmp_path / "out")
+    got_cfg = json.loads((out / "config.json").read_text())
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}
+    assert got_cfg["rope_scaling"] == scaling
+    model, _ = load(str(out))
+    ids = np.arange(40).reshape(1, 40) % 300
+    ref.pop("rope_freqs.weight")
+    want = _reference_logits(dict(cfg, rope_scaling=scaling), ref, ids)
+    assert max_diff(np.array(model(mx.array(ids))), want) <= 1e-4
+    plain = _reference_logits(cfg, ref, ids)
+    assert max_diff(plain, want) > 1e-3  # the scaling changes the result, so the check above means something
+
+    write_gguf(tmp_path / "bad.gguf", cfg, {**weights, "rope_freqs.weight": freqs[::-1].copy()}, tok=tiny_tok[1])
+    with pytest.raises(D2SDError, match=r"rope_freqs\.weight does not match Llama-3 RoPE scaling"):
+        convert(str(tmp_path / "bad.gguf"), tmp_path / "out2")
 
 
 def test_spm_tokenizer_from_metadata_matches_sentencepiece(tmp_path):

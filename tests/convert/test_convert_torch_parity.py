@@ -5,8 +5,7 @@ import json
 import mlx.core as mx
 import numpy as np
 import pytest
-from conftest import needs_torch
-from conv_helpers import max_diff
+from conv_helpers import max_diff, needs_torch
 
 pytestmark = needs_torch
 
