@@ -143,7 +143,7 @@ class ChatApp(App):
         await box.mount_all(views)
         for view in views:
             view.show_sources(self.show_sources)
-        box.scroll_end(animate=False)
+        box.anchor()  # show the latest turn once laid out
         self.last_stats = None
         self.refresh_status()
 
@@ -292,8 +292,10 @@ class ChatApp(App):
 
     # -- engine loading ------------------------------------------------------------------------
     def on_engine_loaded(self, event: EngineLoaded) -> None:
+        first = self.info is None and not self.load_error
         self.info, self.load_error = event.info, ""
-        self.notify(f"Loaded {event.info.name}.", timeout=3)
+        if not first:
+            self.say(f"Loaded {event.info.name} ({metrics.spec_badge(event.info, resolve_mode(self.params.mode, event.info)[0])}).")
         self.refresh_status()
 
     def on_engine_load_failed(self, event: EngineLoadFailed) -> None:
