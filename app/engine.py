@@ -161,6 +161,9 @@ class RealEngine:
 
     def _encode(self, messages) -> list[int]:
         tok = self.bundle.target.tokenizer
+        if not getattr(tok, "chat_template", None):  # a base model: a plain transcript
+            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant:"
+            return list(tok.encode(text))
         ids = tok.apply_chat_template(messages, add_generation_prompt=True)
         if isinstance(ids, str):
             return list(tok.encode(ids, add_special_tokens=False))

@@ -1,0 +1,45 @@
+"""End to end with the real engine: a tiny random target and drafters built by d2sd_mlx.tiny."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine import RealEngine
+from app.params import Params
+from chat_helpers import make_app, replies, send
+
+tiny = pytest.importorskip("d2sd_mlx.tiny", reason="the d2sd_mlx engine is not importable")
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    return tiny.write_tiny_bundle(tmp_path_factory.mktemp("tiny"))
+
+
+def plain_reply(bundle_dir, question: str, max_tokens: int) -> str:
+    engine = RealEngine()
+    engine.load(str(bundle_dir / "target"), None, None)
+    messages = [{"role": "user", "content": question}]
+    return "".join(r.text for r in engine.stream(messages, Params(mode="ar", max_tokens=max_tokens)))
+
+
+async def test_real_tiny_engine_streams_into_the_app(bundle_dir):
+    engine = RealEngine()
+    app = make_app(engine, model=str(bundle_dir / "target"), drafter=str(bundle_dir / "dflash"),
+                   vp_drafter=str(bundle_dir / "vp"), params=Params(max_tokens=24))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await send(pilot, "hello")
+        assert app.info.spec == "on" and app.info.block_size == 8
+        [view] = replies(app)
+        stats = app.last_stats
+        assert view.status == "done" and stats.mode == "d2sd" and stats.generation_tokens == 24
+        assert stats.cycles >= 1 and sum(stats.accepted_lengths) + 1 >= stats.generation_tokens
+        assert "".join(text for _, text in view.spans) == view.text
+        assert {source for source, _ in view.spans} <= {"target", "dflash", "vp"}
+        assert f"{stats.generation_tokens} tokens" in str(app.query_one("#status").render())
+        # lossless at temperature 0: the same text as plain decoding of the same prompt
+        assert view.text == plain_reply(bundle_dir, "hello", 24)
+        await send(pilot, "/model " + str(bundle_dir / "dflash" / "missing"))
+        await pilot.pause(0.2)
+        await send(pilot, "again")
+        assert replies(app)[-1].status == "done"
