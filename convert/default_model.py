@@ -11,6 +11,7 @@ The wheel is located without importing it (importing it would import the `llm` p
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -98,8 +99,9 @@ def ensure_default_target(cache_dir: str | Path | None = None, dtype: str | None
     stamp = _stamp(src, dtype)
     if _is_fresh(folder, stamp):
         return folder
-    with _lock:
-        if _is_fresh(folder, stamp):
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _lock, _file_lock(folder.parent / f".{folder.name}.lock"):
+        if _is_fresh(folder, stamp):  # another process converted it meanwhile
             return folder
         log.info(f"Converting the default model {NAME} ({dtype}) into {folder} (first use)")
         with atomic_dir(folder, force=True) as tmp:
@@ -109,6 +111,22 @@ def ensure_default_target(cache_dir: str | Path | None = None, dtype: str | None
                 convert_gguf(src, tmp)
             (tmp / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
     return folder
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive advisory lock between processes (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 if __name__ == "__main__":  # python -m convert.default_model [CACHE_DIR]
