@@ -5,9 +5,8 @@ import shutil
 from pathlib import Path
 
 import mlx.core as mx
-import numpy as np
 import pytest
-from conv_helpers import copy_tree, edit_config, max_diff
+from conv_helpers import copy_tree, max_diff
 
 from convert.from_hf import convert, main
 from convert.make_tiny import write_tiny
