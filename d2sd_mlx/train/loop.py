@@ -131,7 +131,12 @@ def new_drafter(meta: dict, layers: int, block_size: int, role: str, mask_id: in
         rope_theta=float(getattr(t, "rope_theta", 10000.0)), max_position_embeddings=target.max_context, role=role,
     )
     mx.random.seed(seed)
-    return DFlashDrafter(cfg)
+    d = DFlashDrafter(cfg)
+    # Start from the target's final-norm profile, scaled down so the first logits are near uniform.
+    norm = target.inner.norm.weight
+    if norm.shape == d.norm.weight.shape:
+        d.norm.weight = (0.05 * norm).astype(d.norm.weight.dtype)  # small: near-uniform first logits
+    return d
 
 
 def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlashDrafter, evaluate=None) -> Path:
