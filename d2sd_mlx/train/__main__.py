@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     d.add_argument("--max-new-tokens", type=int, default=128)
     d.add_argument("--limit", type=int, default=None)
     d.add_argument("--chunk", type=int, default=64, help="prompts per shard (resume granularity)")
+    d.add_argument("--reverse", action="store_true", help="build shards from the last one (run beside a forward build)")
     for name in ("dflash", "vp"):
         t = sub.add_parser(name, help=f"train a {'DFlash' if name == 'dflash' else 'VP'} drafter")
         t.add_argument("--data", required=True, help="dataset folder from `data`")
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
 
             read_prompts(a.prompts)  # fail before loading anything
             path, _ = _target(a.model)
-            build_dataset(path, a.prompts, a.out, a.taps, a.max_new_tokens, a.chunk, a.limit)
+            build_dataset(path, a.prompts, a.out, a.taps, a.max_new_tokens, a.chunk, a.limit, reverse=a.reverse)
             return 0
         from .data import load_dataset
 

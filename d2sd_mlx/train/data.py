@@ -75,8 +75,11 @@ def tap_features(target, seqs: list[list[int]], taps: list[int], batch: int = 8)
 
 
 def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: list[int], max_new_tokens: int = 128,
-                  chunk: int = 64, limit: int | None = None, batch_size: int = 32) -> Path:
-    """Generate responses with the target (greedy, batched) and store tokens + tap features."""
+                  chunk: int = 64, limit: int | None = None, batch_size: int = 32, reverse: bool = False) -> Path:
+    """Generate responses with the target (greedy, batched) and store tokens + tap features.
+
+    `reverse` walks the shards from the end, so a second process can share the work of a first.
+    """
     from mlx_lm.generate import batch_generate
 
     from ..loading import load_target
@@ -106,7 +109,7 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
     n_chunks = (len(prompts) + chunk - 1) // chunk
     done = sum((out / f"shard-{c:05d}.safetensors").exists() for c in range(n_chunks))
     bar = Progress(n_chunks, "data", done=done)
-    for c in range(n_chunks):
+    for c in (reversed(range(n_chunks)) if reverse else range(n_chunks)):
         shard = out / f"shard-{c:05d}.safetensors"
         if shard.exists():
             continue
