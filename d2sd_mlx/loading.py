@@ -44,17 +44,12 @@ class Bundle:
 
 
 def check_fit(target: Target, drafter: DFlashDrafter, what: str) -> None:
-    """Raise D2SDError naming the first way `drafter` does not fit `target`."""
-    cfg = drafter.config
-    if cfg.hidden_size != target.hidden_size:
-        raise D2SDError(f"{what}: hidden_size {cfg.hidden_size} does not match the target's {target.hidden_size}")
-    if cfg.vocab_size != target.vocab_rows:
-        raise D2SDError(f"{what}: vocab_size {cfg.vocab_size} does not match the target's embedding rows {target.vocab_rows}")
-    bad = [t for t in cfg.target_layer_ids if not 0 <= t < target.num_layers]
-    if bad:
-        raise D2SDError(f"{what}: target_layer_ids {bad} out of range for a target with {target.num_layers} layers")
-    if not 0 <= cfg.mask_token_id < target.vocab_rows:
-        raise D2SDError(f"{what}: mask_token_id {cfg.mask_token_id} is outside the target embedding ({target.vocab_rows} rows)")
+    """Raise D2SDError naming the first way `drafter` does not fit the loaded `target`."""
+    from convert.bundle import check_compat
+
+    cfg = dict(target.config, hidden_size=target.hidden_size, num_hidden_layers=target.num_layers,
+               vocab_size=target.config.get("vocab_size", target.vocab_rows), embedding_rows=target.vocab_rows)
+    check_compat(cfg, drafter.config, what)
 
 
 def load_target(path: str | Path) -> Target:
