@@ -86,7 +86,7 @@ class ChatApp(App):
         self.set_keymap(self.keymap_config)
         self.main_screen.query_one("#hints").display = False
         self.main_screen.query_one(SpecPanel).display = self.size.width >= 100
-        self.run_worker(self.runner.serve, thread=True, name="engine", group="engine", exit_on_error=False)
+        self.runner.start()
         self.runner.submit_load(self.model, self.drafter, self.vp_drafter)
         chat = self.store.latest_chat()
         if chat is not None:
@@ -433,8 +433,7 @@ class ChatApp(App):
         yield SystemCommand("/export json", "Export as JSON", lambda: self.call_later(self.run_command, "/export json"))
 
     async def on_unmount(self) -> None:
-        if self.gen_id is not None:
-            self.runner.stop(self.gen_id)
+        self.runner.close()
 
     # -- slash commands ------------------------------------------------------------------------
     async def run_command(self, line: str) -> None:

@@ -61,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                   store_notice=store_notice, config=config, config_notice=config_notice)
     app.run()
     store.close()
+    if not app.runner.join(timeout=2.0):
+        # The engine is inside a model load that cannot be interrupted; letting the interpreter
+        # finalize under it can abort in native code, so leave now (the store is closed).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""The engine thread: one Textual thread worker owns the engine and runs load/generate jobs.
+"""The engine thread: one long-lived thread owns the engine and runs load/generate jobs in order.
+
+It is a daemon thread (not a Textual worker, whose executor thread would hold the process open
+until a model load of many seconds finished): quitting is immediate, a running generation is
+told to stop first.
 
 Streamed responses are queued here and announced with a single `ChunksReady` message until
 the app takes them, so a fast engine is coalesced into batches, never dropped or reordered.
@@ -13,7 +17,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from textual.message import Message
-from textual.worker import get_current_worker
 
 from .engine import Engine, EngineError, EngineInfo, align_pieces, clean_text
 from .params import Params
@@ -75,6 +78,25 @@ class EngineRunner:
         self._wake_posted = False
         self._cancels: dict[int, threading.Event] = {}
         self._next_id = 0
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve, name="d2sd-engine", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the running generation (within a cycle) and let the thread end."""
+        self._closing.set()
+        for cancel in list(self._cancels.values()):
+            cancel.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread to end; False if it is still busy (e.g. inside a model load)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     # -- app thread ----------------------------------------------------------------------------
     def submit_load(self, model: str | None, drafter: str | None, vp_drafter: str | None) -> None:
@@ -102,9 +124,8 @@ class EngineRunner:
 
     # -- engine thread -------------------------------------------------------------------------
     def serve(self) -> None:
-        """Worker body: run jobs until the worker is cancelled."""
-        worker = get_current_worker()
-        while not worker.is_cancelled:
+        """Thread body: run jobs until `close()`."""
+        while not self._closing.is_set():
             try:
                 job = self._jobs.get(timeout=0.1)
             except queue.Empty:
@@ -112,20 +133,20 @@ class EngineRunner:
             if job.kind == "load":
                 self._load(*job.args)
             else:
-                self._generate(job, worker)
+                self._generate(job)
                 self._cancels.pop(job.gen_id, None)
 
     def _load(self, model, drafter, vp_drafter) -> None:
         try:
             info = self.engine.load(model, drafter, vp_drafter)
         except EngineError as exc:
-            self.target.post_message(EngineLoadFailed(str(exc)))
+            self._post(EngineLoadFailed(str(exc)))
         except Exception as exc:  # a bug or an unexpected file: report it, keep running
-            self.target.post_message(EngineLoadFailed(f"{type(exc).__name__}: {exc}"))
+            self._post(EngineLoadFailed(f"{type(exc).__name__}: {exc}"))
         else:
-            self.target.post_message(EngineLoaded(info))
+            self._post(EngineLoaded(info))
 
-    def _generate(self, job: _Job, worker) -> None:
+    def _generate(self, job: _Job) -> None:
         messages, params = job.args
         reason, error = "stopped", ""
         stream = None
@@ -134,7 +155,7 @@ class EngineRunner:
                 return
             stream = iter(self.engine.stream(messages, params))
             for response in stream:
-                if job.cancel.is_set() or worker.is_cancelled:
+                if job.cancel.is_set() or self._closing.is_set():
                     break
                 self._push(self._chunk(job.gen_id, response))
                 if response.finish_reason:
@@ -150,7 +171,13 @@ class EngineRunner:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-            self.target.post_message(GenerationDone(job.gen_id, reason, error))
+            self._post(GenerationDone(job.gen_id, reason, error))
+
+    def _post(self, message: Message) -> None:
+        try:
+            self.target.post_message(message)
+        except RuntimeError:  # the app's event loop is gone: nobody to tell
+            pass
 
     def _chunk(self, gen_id: int, response) -> Chunk:
         text, broken = clean_text(response.text)
@@ -166,4 +193,4 @@ class EngineRunner:
             if self._wake_posted:
                 return
             self._wake_posted = True
-        self.target.post_message(ChunksReady())
+        self._post(ChunksReady())
