@@ -258,3 +258,34 @@ async def test_enter_typed_in_one_burst_sends_everything_typed_before_it():
         await wait_until(pilot, lambda: not app.busy and replies(app))
         assert [v.text for v in app.query("MessageView") if v.role == "user"] == ["Second question"]
         assert app.query_one("#prompt").text == ""
+
+
+async def test_open_a_saved_chat_from_the_list(home):
+    store = open_store(home)
+    app = make_app(store=store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await send(pilot, "first chat question")
+        first = app.chat.id
+        await pilot.press("ctrl+n")
+        await send(pilot, "second chat question")
+        await send(pilot, "/chats")
+        assert isinstance(app.screen, ChoiceScreen)
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels[0].startswith("second chat question") and "2 messages" in labels[0]
+        options.highlighted = 1
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.id == first)
+        assert [v.text for v in app.query("MessageView")][0] == "first chat question"
+
+
+def test_the_ui_does_not_import_mlx():
+    import subprocess
+    import sys
+
+    code = ("import sys, app.app, app.chat, app.fake_engine, app.oneshot; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('mlx', 'mlx_lm')]; "
+            "assert not bad, bad")
+    from pathlib import Path
+
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
