@@ -462,7 +462,7 @@ class ChatApp(App):
         if not value:
             self.pick_drafter(vp)
         elif value == "off":
-            await self.cmd_spec("off")
+            await self.cmd_spec("dflash" if vp else "off")
         else:
             self.set_drafter(value, vp)
 

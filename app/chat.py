@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store, store_notice = Store.open(data_dir() / "chats.db")
     app = ChatApp(engine, model=args.model, drafter=args.drafter, vp_drafter=args.vp_drafter,
-                  params=Params.from_dict(config.params), overrides=overrides, store=store,
+                  params=params, overrides=overrides, store=store,
                   store_notice=store_notice, config=config, config_notice=config_notice)
     app.run()
     store.close()
