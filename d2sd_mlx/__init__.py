@@ -1,8 +1,24 @@
-"""d2sd-mlx: lossless D²SD speculative decoding for MLX."""
+"""d2sd-mlx: lossless D²SD speculative decoding for MLX.
 
-from .errors import D2SDError
-from .loading import Bundle, load
-from .api import generate, stream_generate
-from .types import Response, Stats
+The public names are imported lazily, so `import d2sd_mlx.types` (plain dataclasses) does not
+pull in MLX and mlx-lm.
+"""
 
-__all__ = ["load", "generate", "stream_generate", "Bundle", "Response", "Stats", "D2SDError"]
+from importlib import import_module
+
+_EXPORTS = {
+    "load": ".loading", "Bundle": ".loading",
+    "generate": ".api", "stream_generate": ".api",
+    "Response": ".types", "Stats": ".types",
+    "D2SDError": ".errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
