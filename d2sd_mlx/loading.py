@@ -88,17 +88,19 @@ def load(model: str | Path | None = None, drafter: str | Path | None = None,
     """
     manifest = None
     if model is None:
-        from convert.default_model import ensure_default_target
-
-        target_path = ensure_default_target()
-        manifest = _read_manifest(DEFAULT_BUNDLE)
+        manifest = _read_manifest(DEFAULT_BUNDLE) or {"target": "default"}
         name = "SmolLM2-135M-Instruct (default)"
     elif (Path(model) / "bundle.json").is_file():
         manifest = _read_manifest(Path(model))
-        target_path = manifest["target"]
         name = Path(model).name
-    else:
+    if manifest is None:
         target_path, name = model, Path(model).name
+    elif manifest.get("target") in (None, "default"):  # the embedded SmolLM2 target
+        from convert.default_model import ensure_default_target
+
+        target_path = ensure_default_target()
+    else:
+        target_path = manifest["target"]
     target = load_target(target_path)
     if manifest is not None:
         drafter = drafter or manifest.get("drafter")
@@ -123,6 +125,6 @@ def _read_manifest(folder: Path) -> dict:
     except json.JSONDecodeError as e:
         raise D2SDError(f"{f}: invalid JSON ({e})") from e
     for key in ("target", "drafter", "vp_drafter"):
-        if m.get(key):
+        if m.get(key) and m[key] != "default":
             m[key] = str((folder / m[key]).resolve())
     return m

@@ -3,6 +3,7 @@
   data    the target answers a prompt set; tokens + tap features are stored (resumable)
   dflash  train a DFlash drafter: [anchor, MASK…] blocks, same-position labels
   vp      train a VP drafter: [anchor, t1..tl, MASK…] blocks (optionally warm-started from DFlash)
+  bundle  package trained drafters (bf16) with a bundle.json that records their fit to the target
 """
 
 from __future__ import annotations
@@ -56,6 +57,30 @@ def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, 
     return evaluate
 
 
+def write_bundle(a) -> None:
+    """Drafters in `a.dtype` + bundle.json with the compatibility record, written atomically."""
+    import json
+
+    import mlx.core as mx
+
+    from convert.atomic import atomic_dir
+    from convert.bundle import check_compat
+
+    from ..drafter import save_drafter
+
+    path, target = _target(a.model)
+    cfg = dict(target.config, embedding_rows=target.vocab_rows)
+    parts = {"drafter": ("dflash", load_drafter(a.dflash)), "vp_drafter": ("vp", load_drafter(a.vp))}
+    compat = {key: check_compat(cfg, d.config, f"{key} {src}") for (key, (_, d)), src in zip(parts.items(), (a.dflash, a.vp))}
+    with atomic_dir(Path(a.out), force=True) as tmp:
+        for key, (name, d) in parts.items():
+            save_drafter(d, tmp / name, dtype=getattr(mx, a.dtype))
+        manifest = {"version": 1, "target": "default" if a.model is None else str(Path(path).resolve()),
+                    "drafter": "dflash", "vp_drafter": "vp", "compat": compat}
+        (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"bundle written to {a.out}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m d2sd_mlx.train", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -94,8 +119,17 @@ def main(argv=None) -> int:
             t.add_argument("--beta", type=float, default=0.9)
             t.add_argument("--init", help="warm start from this DFlash drafter folder")
             t.add_argument("--dflash", help="DFlash drafter used with this VP drafter for the periodic α (d2sd)")
+    b = sub.add_parser("bundle", help="package a DFlash and a VP drafter for a target")
+    b.add_argument("--dflash", required=True)
+    b.add_argument("--vp", required=True)
+    b.add_argument("--out", required=True)
+    b.add_argument("--model", help="target folder (default: the embedded SmolLM2 target; recorded as \"default\")")
+    b.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
     a = p.parse_args(argv)
     try:
+        if a.cmd == "bundle":
+            write_bundle(a)
+            return 0
         if a.cmd == "data":
             from .data import build_dataset, read_prompts
 
