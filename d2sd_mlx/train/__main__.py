@@ -165,7 +165,7 @@ def main(argv=None) -> int:
             dflash = load_drafter(a.dflash) if getattr(a, "dflash", None) else None
             evaluate = dev_alpha(target, a.dev_prompts, a.eval_prompts, a.eval_tokens,
                                  "d2sd" if dflash is not None else ("dflash" if role == ROLE_DFLASH else "dflash"), dflash)
-        out = train(target, seqs, meta, Path(a.out), cfg, drafter, evaluate)
+        out = train(target, seqs, meta, Path(a.out), cfg, drafter, evaluate, fresh=not getattr(a, "init", None))
         print(f"drafter written to {out}")
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)

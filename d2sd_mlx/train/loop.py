@@ -49,7 +49,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray | None = None):
+def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray | None = None, scale=None):
     """Pad B sequences' blocks and contexts to common sizes; returns mx arrays for one step."""
     parts = []
     for i in idx:
@@ -89,7 +89,7 @@ def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray
         return None
     return dict(sel=mx.array(sel),
         tokens=mx.array(tokens), positions=mx.array(pos), labels=mx.array(labels), weights=mx.array(weights),
-        mask=mx.array(mask), feats=mx.stack(feats).astype(mx.float32), ctx_positions=ctx_pos,
+        mask=mx.array(mask), feats=mx.stack(feats).astype(mx.float32) / (1.0 if scale is None else scale), ctx_positions=ctx_pos,
     )
 
 
@@ -139,9 +139,50 @@ def new_drafter(meta: dict, layers: int, block_size: int, role: str, mask_id: in
     return d
 
 
-def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlashDrafter, evaluate=None) -> Path:
-    """Train `drafter` in place; checkpoints go to out/step-XXXXX and out/latest (resumable)."""
+def feature_scale(seqs, n: int = 64) -> mx.array:
+    """Per-channel median |x| of the tap features (a robust scale, floored at 1e-3).
+
+    Target residual streams carry a few "massive activation" channels (SmolLM2: RMS ~2000 against
+    a median of ~10). Fed raw, they dominate fc's output after hidden_norm, every position looks
+    alike and the drafter learns a unigram; Adam's per-weight steps undo any rescaled init at once.
+    So training runs fc on features divided by this scale, and checkpoints fold the scale back
+    into fc's columns: the saved drafter is the plain DFlash architecture on raw features.
+    """
+    f = np.concatenate([np.array(s.feats[:512].astype(mx.float32)) for s in seqs[:n]], axis=0)
+    return mx.maximum(mx.array(np.median(np.abs(f), axis=0)), 1e-3)
+
+
+class Folded:
+    """Context manager: fc in checkpoint form (raw features) inside, training form outside."""
+
+    def __init__(self, drafter: DFlashDrafter, scale: mx.array):
+        self.drafter, self.scale = drafter, scale
+
+    def __enter__(self):
+        self.train_w = self.drafter.fc.weight
+        self.drafter.fc.weight = self.train_w / self.scale[None, :]
+        return self.drafter
+
+    def __exit__(self, *exc):
+        self.drafter.fc.weight = self.train_w
+
+
+def unfold(drafter: DFlashDrafter, scale: mx.array) -> None:
+    """A checkpoint-form drafter (raw features) → training form."""
+    drafter.fc.weight = drafter.fc.weight * scale[None, :]
+
+
+def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlashDrafter, evaluate=None,
+          fresh: bool = True) -> Path:
+    """Train `drafter` in place; checkpoints go to out/latest (resumable).
+
+    fresh: the drafter is newly initialised (its fc is taken as is in training form); False means
+    it holds trained weights (a warm start) whose fc reads raw features.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    scale_file = out / "feature_scale.safetensors"
+    scale = mx.load(str(scale_file))["scale"] if scale_file.exists() else feature_scale(seqs)
+    mx.save_safetensors(str(scale_file), {"scale": scale})
     state_file = out / "train_state.json"
     opt = optim.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
@@ -160,7 +201,10 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
         opt.init(drafter.trainable_parameters())
         opt.state = tree_unflatten(list(opt_state.items()))
         step = state["step"]
+        fresh = False
         print(f"resuming {out} at step {step}")
+    if not fresh:
+        unfold(drafter, scale)
     mask_id = drafter.config.mask_token_id
     order_rng = np.random.default_rng(cfg.seed)
     order = np.concatenate([order_rng.permutation(len(seqs)) for _ in range(cfg.steps * cfg.batch_seqs // len(seqs) + 2)])
@@ -182,7 +226,7 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
         t0 = time.perf_counter()
         idx = order[step * cfg.batch_seqs : (step + 1) * cfg.batch_seqs]
         rng = np.random.default_rng([cfg.seed, step])  # per-step stream: a resumed run draws the same blocks
-        batch = make_batch(seqs, idx, cfg, mask_id, rng, remap)
+        batch = make_batch(seqs, idx, cfg, mask_id, rng, remap, scale)
         if batch is None:
             step += 1
             continue
@@ -198,13 +242,16 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
         dt = time.perf_counter() - t0
         rec = {"step": step, "loss": loss, "acc": acc, "lr": opt.learning_rate.item() if hasattr(opt.learning_rate, "item") else opt.learning_rate, "tok_s": ntok / dt}
         if cfg.eval_every and evaluate is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
-            rec["dev_alpha"] = evaluate(drafter)
+            with Folded(drafter, scale) as d:
+                rec["dev_alpha"] = evaluate(d)
         log.write(json.dumps(rec) + "\n")
         log.flush()
         bar.update(1, force="dev_alpha" in rec, loss=ema, acc=acc, tok_s=ntok / dt, **({"α": rec["dev_alpha"]} if "dev_alpha" in rec else {}))
         if step % cfg.save_every == 0 or step == cfg.steps:
-            checkpoint(drafter, opt, out, step, cfg)
+            with Folded(drafter, scale) as d:
+                checkpoint(d, opt, out, step, cfg)
     bar.close()
+    drafter.fc.weight = drafter.fc.weight / scale[None, :]  # hand back the checkpoint form
     return out / "latest"
 
 
