@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         t.add_argument("--steps", type=int, default=1000)
         t.add_argument("--batch-seqs", type=int, default=4)
         t.add_argument("--anchors", type=int, default=16)
-        t.add_argument("--lr", type=float, default=6e-4)
+        t.add_argument("--lr", type=float, default=3e-4)
         t.add_argument("--warmup", type=float, default=0.04)
         t.add_argument("--clip", type=float, default=1.0)
         t.add_argument("--tau", type=float, default=7.0)
