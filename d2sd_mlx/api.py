@@ -7,6 +7,7 @@ from typing import Iterator
 
 import mlx.core as mx
 
+from .budget import BUDGETS, for_decode
 from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
@@ -14,9 +15,11 @@ from .types import MODES, Response, Stats
 
 
 def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_size: int, branches: int,
-           max_nodes: int | None, temp: float, top_p: float, top_k: int) -> None:
+           max_nodes: int | None, temp: float, top_p: float, top_k: int, budget: str = "fixed") -> None:
     if mode not in MODES:
         raise D2SDError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    if budget not in BUDGETS:
+        raise D2SDError(f"unknown budget {budget!r} (choose from {', '.join(BUDGETS)})")
     if mode != "ar" and bundle.drafter is None:
         raise D2SDError(f"mode {mode!r} needs a DFlash drafter (--drafter); none is loaded")
     if mode == "d2sd" and bundle.vp_drafter is None:
@@ -55,31 +58,38 @@ def _encode(bundle: Bundle, prompt) -> list[int]:
 def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_tokens: int = 256,
                     temp: float = 0.0, top_p: float = 0.0, top_k: int = 0, seed: int | None = None,
                     block_size: int | None = None, branches: int = 4, max_nodes: int | None = None,
-                    stop_on_eos: bool = True) -> Iterator[Response]:
+                    stop_on_eos: bool = True, budget: str | None = None) -> Iterator[Response]:
     """Yield one Response per cycle: the tokens it committed, their text and sources, running stats.
 
+    budget: "auto" (the default in d2sd mode) picks the tree per cycle for tokens/s, with `branches`
+    as the cap on K; "fixed" (the default in dflash/dflash2) verifies the paper's fixed tree.
     Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
     """
     mode = mode or bundle.default_mode
     ids = _encode(bundle, prompt)
     if block_size is None:
         block_size = bundle.drafter.config.block_size if bundle.drafter is not None else 16
-    _check(bundle, ids, mode, max_tokens, block_size, branches, max_nodes, temp, top_p, top_k)
+    budget = budget or ("auto" if mode == "d2sd" else "fixed")
+    _check(bundle, ids, mode, max_tokens, block_size, branches, max_nodes, temp, top_p, top_k, budget)
     block_size = min(block_size, max(2, bundle.max_context - len(ids)))
     if seed is not None:
         mx.random.seed(seed)
-    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k)
+    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, budget)
+    # the cost model is measured on first use, before the clock starts (see costmodel.py)
+    controller = None
+    if budget == "auto" and mode != "ar":
+        controller = for_decode(bundle.target, bundle.drafter, bundle.vp_drafter, opts)
     tok = bundle.tokenizer
     eos = set(getattr(tok, "eos_token_ids", ()) or ()) if stop_on_eos else set()
     detok = tok.detokenizer if tok is not None else None
     if detok is not None:
         detok.reset()
 
-    stats = Stats(mode=mode, prompt_tokens=len(ids))
+    stats = Stats(mode=mode, budget=budget if mode != "ar" else "", prompt_tokens=len(ids))
     mx.reset_peak_memory()
     t_start = time.perf_counter()
     t_first = None
-    steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts)
+    steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts, controller)
     try:
         for step in steps:
             now = time.perf_counter()

@@ -3,6 +3,10 @@
 For each prompt the modes run back to back (so machine noise hits them alike); T=0 outputs are
 checked against `ar` token for token. Reports α, decode tokens/s and the ratio to `ar`, per
 mode and per category, as Markdown and JSON.
+
+A mode may name its budget: `d2sd-auto` / `d2sd-fixed` (likewise for dflash and dflash2; a bare
+mode uses its default, auto for d2sd). `mlx-lm` is mlx-lm's own decode (`generate_step`) on the
+same prompts, the yardstick for `ar` (which must not carry overhead: ≥ 0.95× of it).
 """
 
 from __future__ import annotations
@@ -10,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
+import mlx.core as mx
+
 from .api import stream_generate
+from .budget import BUDGETS
 from .errors import D2SDError
 from .generate import prompt_ids
 from .loading import load
@@ -22,15 +30,52 @@ from .train.progress import Progress
 from .types import MODES
 
 DEV_PROMPTS = Path(__file__).parent / "data" / "dev_prompts.jsonl"
+MLX_LM = "mlx-lm"
+
+
+def parse_mode(name: str) -> tuple[str, str | None]:
+    """'d2sd-auto' → ('d2sd', 'auto'); 'dflash' → ('dflash', None); 'mlx-lm' → ('mlx-lm', None)."""
+    if name == MLX_LM:
+        return name, None
+    mode, _, budget = name.partition("-")
+    if mode not in MODES or (budget and (budget not in BUDGETS or mode == "ar")):
+        raise D2SDError(f"--modes: unknown mode {name!r} (choose from {', '.join(MODES)}, {MLX_LM}, "
+                        f"or MODE-{'/'.join(BUDGETS)} for the speculative modes)")
+    return mode, budget or None
 
 
 def run_one(bundle, ids, mode, temp, max_tokens, seed, **kw):
+    mode, budget = parse_mode(mode)
+    if mode == MLX_LM:
+        return run_mlx_lm(bundle, ids, temp, max_tokens, seed, kw.get("top_p", 0.0), kw.get("top_k", 0))
     tokens, last = [], None
-    for last in stream_generate(bundle, ids, mode=mode, max_tokens=max_tokens, temp=temp, seed=seed, **kw):
+    for last in stream_generate(bundle, ids, mode=mode, max_tokens=max_tokens, temp=temp, seed=seed, budget=budget, **kw):
         tokens += last.tokens
     s = last.stats
     return {"tokens": tokens, "n": s.generation_tokens, "decode_s": s.generation_s, "lengths": s.accepted_lengths,
-            "nodes": s.nodes_verified, "cycles": s.cycles, "draft_s": s.draft_s, "verify_s": s.verify_s}
+            "nodes": s.nodes_verified, "cycles": s.cycles, "draft_s": s.draft_s, "verify_s": s.verify_s,
+            "k_counts": dict(s.k_counts), "plain_steps": s.plain_steps}
+
+
+def run_mlx_lm(bundle, ids, temp, max_tokens, seed, top_p=0.0, top_k=0):
+    """mlx-lm's own decode loop on the same prompt, timed like ours (first token to last, EOS included)."""
+    from mlx_lm.generate import generate_step
+    from mlx_lm.sample_utils import make_sampler
+
+    if seed is not None:
+        mx.random.seed(seed)
+    tok = bundle.tokenizer
+    eos = set(getattr(tok, "eos_token_ids", ()) or ())
+    tokens, t_first, t_last = [], None, None
+    sampler = make_sampler(temp=temp, top_p=top_p, top_k=top_k)
+    for y, _ in generate_step(mx.array(ids, dtype=mx.int32), bundle.target.model, max_tokens=max_tokens, sampler=sampler):
+        t_last = time.perf_counter()
+        t_first = t_first or t_last
+        tokens.append(int(y))
+        if tokens[-1] in eos:
+            break
+    return {"tokens": tokens, "n": len(tokens), "decode_s": t_last - t_first, "lengths": [], "nodes": 0, "cycles": 0,
+            "draft_s": 0.0, "verify_s": 0.0, "k_counts": {}, "plain_steps": 0}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -39,11 +84,18 @@ def summarize(rows: list[dict]) -> dict:
     t = sum(r["decode_s"] for r in rows)
     lengths = [x for r in rows for x in r["lengths"]]
     cycles = sum(r["cycles"] for r in rows)
+    ks = defaultdict(int)
+    for r in rows:
+        for k, c in r.get("k_counts", {}).items():
+            ks[int(k)] += c
+    drafted = sum(ks.values())
     return {
         "tokens": n,
         "tok_s": (n - len(rows)) / t if t > 0 else 0.0,
         "alpha": sum(lengths) / len(lengths) if lengths else 1.0,
         "nodes_per_cycle": sum(r["nodes"] for r in rows) / cycles if cycles else 1.0,
+        "k_per_cycle": sum(k * c for k, c in ks.items()) / drafted if drafted else 0.0,
+        "plain_share": sum(r.get("plain_steps", 0) for r in rows) / cycles if cycles else 0.0,
     }
 
 
@@ -70,6 +122,7 @@ def bench(bundle, prompts, modes, temps, max_tokens, seed=0, progress=True, **kw
     table = []
     cats = sorted({c for (_, _, c) in results} - {"all"})
     cats = cats if len(cats) > 1 else []
+    ar_vs_mlx_lm = {}
     for temp in temps:
         for cat in cats + ["all"]:
             base = None
@@ -82,16 +135,23 @@ def bench(bundle, prompts, modes, temps, max_tokens, seed=0, progress=True, **kw
                     base = s["tok_s"]
                 s.update(mode=mode, temp=temp, category=cat, vs_ar=s["tok_s"] / base if base else None)
                 table.append(s)
-    return {"table": table, "t0_mismatches": mismatches, "prompts": len(prompts), "max_tokens": max_tokens}
+                if mode == MLX_LM and cat == "all" and base and s["tok_s"]:
+                    ar_vs_mlx_lm[f"{temp:g}"] = base / s["tok_s"]
+    return {"table": table, "t0_mismatches": mismatches, "prompts": len(prompts), "max_tokens": max_tokens,
+            "ar_vs_mlx_lm": ar_vs_mlx_lm}
 
 
 def to_markdown(res: dict) -> str:
-    lines = ["| T | category | mode | α | nodes/cycle | tokens/s | × ar |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| T | category | mode | α | nodes/cycle | K/cycle | plain steps | tokens/s | × ar |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in res["table"]:
         ratio = f"{s['vs_ar']:.2f}" if s["vs_ar"] else "–"
-        lines.append(f"| {s['temp']:g} | {s['category']} | {s['mode']} | {s['alpha']:.2f} | {s['nodes_per_cycle']:.1f} | {s['tok_s']:.1f} | {ratio} |")
+        lines.append(f"| {s['temp']:g} | {s['category']} | {s['mode']} | {s['alpha']:.2f} | {s['nodes_per_cycle']:.1f} | "
+                     f"{s['k_per_cycle']:.2f} | {s['plain_share']:.0%} | {s['tok_s']:.1f} | {ratio} |")
     mm = res["t0_mismatches"]
     lines.append("")
+    for temp, ratio in res.get("ar_vs_mlx_lm", {}).items():
+        lines.append(f"T={temp}: `ar` runs at {ratio:.3f}× mlx-lm's own decode ({'ok' if ratio >= 0.95 else 'BELOW 0.95'})")
     lines.append(f"T=0 outputs identical to `ar` on every prompt: {'yes' if not mm else 'NO: ' + json.dumps(mm)}")
     return "\n".join(lines) + "\n"
 
@@ -103,7 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--vp-drafter")
     p.add_argument("--prompts", default=str(DEV_PROMPTS), help="JSONL with prompt and category fields")
     p.add_argument("--limit", type=int, default=None, help="use the first N prompts (spread over categories)")
-    p.add_argument("--modes", default="ar,dflash,dflash2,d2sd")
+    p.add_argument("--modes", default=f"ar,{MLX_LM},dflash,d2sd-fixed,d2sd-auto",
+                   help=f"comma-separated: {', '.join(MODES)}, {MLX_LM}, or MODE-auto / MODE-fixed")
     p.add_argument("--temps", default="0,1")
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--branches", type=int, default=4)
@@ -113,9 +174,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     try:
         modes = [m for m in a.modes.split(",") if m]
-        bad = [m for m in modes if m not in MODES]
-        if bad:
-            raise D2SDError(f"--modes: unknown mode(s) {bad} (choose from {', '.join(MODES)})")
+        for m in modes:
+            parse_mode(m)
         if "ar" not in modes:
             modes = ["ar"] + modes
         temps = [float(t) for t in a.temps.split(",")]

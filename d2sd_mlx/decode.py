@@ -3,6 +3,9 @@
 Per cycle: draft a block with the DFlash drafter, pick the top-K likely rejection points from
 its confidences, re-draft their tails with the VP drafter in one batched pass, merge all rows
 into a trie, verify it in one target pass, walk it with the target's own tokens, commit.
+
+With `budget="auto"` a `budget.Budget` decides per cycle how many branches to draft and where, how
+much of each row to verify, and when a plain one-token step (or a run of them) beats drafting.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
 class DecodeOptions:
     mode: str = "d2sd"
     block_size: int = 16  # γ: anchor + γ-1 draft tokens per row
-    branches: int = 4  # K: VP branches per cycle
+    branches: int = 4  # K: VP branches per cycle (the cap on K under budget "auto")
     max_nodes: int | None = None  # cap on verified tree nodes
     temp: float = 0.0
     top_p: float = 0.0
     top_k: int = 0
+    budget: str = "fixed"  # "fixed": the paper's tree; "auto": per-cycle selection (budget.py)
 
 
 @dataclass
@@ -60,8 +64,11 @@ class Sampler:
         return self._sample(logits - mx.logsumexp(logits, axis=-1, keepdims=True))
 
 
-def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions) -> Iterator[Step]:
-    """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens)."""
+def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, budget=None) -> Iterator[Step]:
+    """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens).
+
+    budget: the `budget.Budget` to consult when opts.budget is "auto" (made here if not given).
+    """
     sample = Sampler(opts.temp, opts.top_p, opts.top_k)
     cache = target.make_cache()
     if opts.mode == "ar":
@@ -82,29 +89,63 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions) -
     elif opts.mode == "d2sd":
         second, v_cache = vp_drafter, vp_drafter.make_cache()
     k_branches = min(opts.branches, gamma - 1) if second is not None else 0
+    if opts.budget != "auto":
+        budget = None
+    elif budget is None:
+        from .budget import for_decode
+
+        budget = for_decode(target, drafter, vp_drafter, opts)
     one_row_mask = _masks(gamma, 1)
     row_masks = {}
-    vp_lag: list[mx.array] = []  # committed features the VP drafter has not seen yet
+    split_vp = second is not None and second is not drafter
+    d_lag: list[mx.array] = [pending]  # committed features the DFlash drafter has not seen yet
+    vp_lag: list[mx.array] = [pending] if split_vp else []  # … and the VP drafter
     offsets = np.arange(gamma)
     draft_sel = mx.arange(1, gamma)
 
+    def committed(feats):
+        d_lag.append(feats)
+        if split_vp:
+            vp_lag.append(feats)
+
     while True:
+        n_plain = budget.plain_steps() if budget is not None else 0
+        if n_plain:  # drafting has not been paying: plain one-token steps, pipelined like `ar`
+            spent, t = 0.0, time.perf_counter()
+            for tok, feats in _plain_steps(target, cache, taps, sample, anchor, n_plain):
+                now = time.perf_counter()
+                spent += now - t
+                committed(feats)
+                anchor = tok
+                yield Step([tok], [SOURCE_TARGET], CycleStats(1, "none", 1, 0, 0.0, now - t, drafted=False))
+                t = time.perf_counter()
+            budget.observe_steps(spent, n_plain)
+            continue
+
         start = cache[0].offset
         t0 = time.perf_counter()
         # 1. DFlash draft: [anchor, MASK × (γ-1)] → tokens and confidences.
         block = mx.array([[anchor] + [mask_id] * (gamma - 1)], dtype=mx.int32)
         positions = mx.arange(start, start + gamma, dtype=mx.int32)
-        logits = drafter.draft(target, block, positions, pending[None], d_cache, one_row_mask, draft_sel)
+        ctx = _lagged(d_lag)
+        d_lag.clear()
+        logits = drafter.draft(target, block, positions, ctx, d_cache, one_row_mask, draft_sel)
         probs = mx.softmax(logits.astype(mx.float32), axis=-1)
         draft = mx.argmax(probs, axis=-1)
         conf = mx.max(probs, axis=-1)
         mx.eval(draft, conf)
         draft = draft.tolist()
+        conf = np.array(conf)
+        t_d = time.perf_counter()
         rows, names = [[anchor] + draft], ["dflash"]
 
-        # 2-3. Top-K rejection points, re-drafted by the VP drafter in one batched pass.
-        if k_branches:
-            prefixes = top_prefixes(np.array(conf), k_branches)
+        # 2-3. Top-K rejection points (or the budget's anchors), re-drafted by the VP drafter in one batched pass.
+        if budget is not None:
+            prefixes = budget.plan(conf)
+        else:
+            prefixes = top_prefixes(conf, k_branches) if k_branches else []
+        vp_conf = None
+        if prefixes:
             vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in prefixes]
             n = len(vp_rows)
             if n not in row_masks:
@@ -112,22 +153,42 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions) -
             flat = mx.array(vp_rows, dtype=mx.int32).reshape(1, -1)
             pos = mx.array(np.tile(offsets, n) + start, dtype=mx.int32)
             ctx = None
-            if second is not drafter:  # the VP drafter's own context cache catches up
-                vp_lag.append(pending)
-                ctx = (mx.concatenate(vp_lag) if len(vp_lag) > 1 else vp_lag[0])[None]
-                vp_lag = []
+            if split_vp:  # the VP drafter's own context cache catches up
+                ctx = _lagged(vp_lag)
+                vp_lag.clear()
             want = mx.array([r * gamma + p for r, i in enumerate(prefixes) for p in range(i + 1, gamma)])
-            fill = mx.argmax(second.draft(target, flat, pos, ctx, v_cache, row_masks[n], want), axis=-1).tolist()
+            out = second.draft(target, flat, pos, ctx, v_cache, row_masks[n], want)
+            if budget is None:
+                fill = mx.argmax(out, axis=-1).tolist()
+            else:  # the budget also needs the VP confidences: one transfer for both
+                fill = mx.argmax(out, axis=-1)
+                vc = mx.max(mx.softmax(out.astype(mx.float32), axis=-1), axis=-1)
+                mx.eval(fill, vc)
+                fill, vc, vp_conf = fill.tolist(), np.array(vc), []
             j = 0
             for r, i in enumerate(prefixes):
                 vp_rows[r][i + 1 :] = fill[j : j + gamma - 1 - i]
+                if vp_conf is not None:
+                    vp_conf.append(vc[j : j + gamma - 1 - i])
                 j += gamma - 1 - i
             # Highest r(i) first, so a node cap trims the least likely branches.
             order = sorted(range(n), key=lambda r: -_r_value(conf, prefixes[r]))
             rows += [vp_rows[r] for r in order]
             names += [f"vp{prefixes[r]}" for r in order]
-        elif second is not None and second is not drafter:
-            vp_lag.append(pending)
+            if vp_conf is not None:
+                vp_conf = [vp_conf[r] for r in order]
+        if budget is not None:
+            chosen = budget.select(rows, names, vp_conf)
+            if chosen is None:  # no tree pays for itself this cycle: a plain one-token step
+                t1 = time.perf_counter()
+                logits, feats = target.prefill(mx.array([anchor], dtype=mx.int32), cache, taps)
+                anchor = int(sample(logits[None])[0])
+                committed(feats)
+                t2 = time.perf_counter()
+                budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, len(prefixes), t2 - t1, 1)
+                yield Step([anchor], [SOURCE_TARGET], CycleStats(1, "none", 1, len(prefixes), t1 - t0, t2 - t1))
+                continue
+            rows, names = chosen
         t1 = time.perf_counter()
 
         # 4. One verify pass over the trie; walk it with the target's tokens; commit.
@@ -138,14 +199,37 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions) -
         picks = np.array(sample(ver.logits))
         path, emitted = walk(tree, picks)
         target.commit(cache, ver.kv, path)
-        pending = ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1]
+        committed(ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1])
         t2 = time.perf_counter()
+        if budget is not None:
+            budget.observe_cycle(path, len(emitted), t_d - t0, t1 - t_d, len(prefixes), t2 - t1, tree.size)
 
         anchor = emitted[-1]
         sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
         sources.append(SOURCE_TARGET)
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
-        yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(rows) - 1, t1 - t0, t2 - t1))
+        yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(prefixes), t1 - t0, t2 - t1))
+
+
+def _lagged(lag: list[mx.array]) -> mx.array:
+    """The pending committed features [1, S, F], oldest first."""
+    return (mx.concatenate(lag) if len(lag) > 1 else lag[0])[None]
+
+
+def _plain_steps(target, cache, taps, sample: Sampler, anchor: int, n: int) -> Iterator[tuple[int, mx.array]]:
+    """n plain target steps from `anchor` through the stock layers (tap features kept), one step
+    ahead like `_decode_ar`; yields (token, tap features of the position just committed)."""
+    y = mx.array([anchor], dtype=mx.int32)
+    logits, feats = target.prefill(y, cache, taps)
+    nxt = sample(logits[None])
+    mx.async_eval(nxt, feats)
+    for i in range(n):
+        y, f = nxt, feats
+        if i + 1 < n:  # never run past n: each step writes its K/V into the cache
+            logits, feats = target.prefill(y, cache, taps)
+            nxt = sample(logits[None])
+            mx.async_eval(nxt, feats)
+        yield int(y[0]), f
 
 
 def _r_value(conf: np.ndarray, i: int) -> float:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .api import stream_generate
+from .budget import BUDGETS
 from .errors import D2SDError
 from .loading import Bundle, load
 from .types import MODES
@@ -26,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--block-size", type=int, default=None, help="γ: tokens per draft row (default: the drafter's)")
-    p.add_argument("--branches", type=int, default=4, help="K: VP branches per cycle")
+    p.add_argument("--branches", type=int, default=4, help="K: VP branches per cycle (the cap on K with --budget auto)")
     p.add_argument("--max-nodes", type=int, default=None, help="cap on tree nodes verified per cycle")
+    p.add_argument("--budget", choices=BUDGETS, default=None,
+                   help="auto: pick the tree per cycle for tokens/s on this machine (default in d2sd mode); "
+                        "fixed: the paper's fixed tree (default in dflash/dflash2)")
     p.add_argument("--system-prompt", default=None)
     p.add_argument("--ignore-chat-template", action="store_true", help="feed the prompt raw")
     p.add_argument("--stats", choices=("text", "json"), default=None, help="print stats at the end")
@@ -56,7 +60,7 @@ def main(argv=None) -> int:
         for r in stream_generate(
             bundle, ids, mode=args.mode, max_tokens=args.max_tokens, temp=args.temp, top_p=args.top_p,
             top_k=args.top_k, seed=args.seed, block_size=args.block_size, branches=args.branches,
-            max_nodes=args.max_nodes,
+            max_nodes=args.max_nodes, budget=args.budget,
         ):
             print(r.text, end="", flush=True)
             last = r
@@ -70,8 +74,11 @@ def main(argv=None) -> int:
             print(json.dumps(s.to_dict()))
         elif args.stats == "text" or args.verbose:
             print(
-                f"[{s.mode}] prompt {s.prompt_tokens} tok, {s.prompt_tps:.1f} tok/s | generated {s.generation_tokens} tok, "
-                f"{s.generation_tps:.1f} tok/s | α {s.alpha:.2f} over {s.cycles} cycles | peak {s.peak_memory_gb:.2f} GB",
+                f"[{s.mode}{' ' + s.budget if s.budget else ''}] prompt {s.prompt_tokens} tok, {s.prompt_tps:.1f} tok/s | "
+                f"generated {s.generation_tokens} tok, {s.generation_tps:.1f} tok/s | α {s.alpha:.2f} over {s.cycles} cycles"
+                + (f", {s.nodes_verified / s.cycles:.1f} nodes/cycle" if s.cycles else "")
+                + (f", {s.plain_steps} plain steps" if s.plain_steps else "")
+                + f" | peak {s.peak_memory_gb:.2f} GB",
                 file=sys.stderr if args.verbose and args.stats is None else sys.stdout,
             )
     return 0

@@ -18,10 +18,11 @@ class CycleStats:
 
     accepted: int  # tokens committed this cycle, bonus included (1 .. block size)
     winner: str  # "dflash", "vp{i}" (VP branch anchored after i draft tokens) or "none"
-    nodes: int  # tree nodes verified
+    nodes: int  # tree nodes verified (1 for a plain one-token step)
     branches: int  # VP branches drafted (K)
     draft_s: float
     verify_s: float
+    drafted: bool = True  # False: a plain target step chosen by the budget without drafting
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Stats:
     """Running statistics of one generation."""
 
     mode: str = "ar"
+    budget: str = ""  # "fixed" or "auto" for the speculative modes
     prompt_tokens: int = 0
     prompt_s: float = 0.0
     generation_tokens: int = 0
@@ -38,6 +40,8 @@ class Stats:
     accepted_lengths: list[int] = field(default_factory=list)
     winners: dict[str, int] = field(default_factory=dict)
     nodes_verified: int = 0
+    k_counts: dict[int, int] = field(default_factory=dict)  # drafted cycles by K (VP branches)
+    plain_steps: int = 0  # cycles that were plain target steps without a draft
     draft_s: float = 0.0
     verify_s: float = 0.0
     peak_memory_gb: float = 0.0
@@ -60,6 +64,10 @@ class Stats:
         self.accepted_lengths.append(c.accepted)
         self.winners[c.winner] = self.winners.get(c.winner, 0) + 1
         self.nodes_verified += c.nodes
+        if c.drafted:
+            self.k_counts[c.branches] = self.k_counts.get(c.branches, 0) + 1
+        else:
+            self.plain_steps += 1
         self.draft_s += c.draft_s
         self.verify_s += c.verify_s
 
@@ -76,6 +84,9 @@ class Stats:
             "accepted_lengths": list(self.accepted_lengths),
             "winners": dict(self.winners),
             "nodes_per_cycle": round(self.nodes_verified / self.cycles, 3) if self.cycles else 0.0,
+            "budget": self.budget,
+            "k_counts": {str(k): n for k, n in sorted(self.k_counts.items())},
+            "plain_steps": self.plain_steps,
             "draft_s": round(self.draft_s, 4),
             "verify_s": round(self.verify_s, 4),
             "peak_memory_gb": round(self.peak_memory_gb, 4),

@@ -1,4 +1,8 @@
-"""Lossless at T=0: every mode emits exactly mlx-lm's plain greedy tokens, on many seeds."""
+"""Lossless at T=0: every mode emits exactly mlx-lm's plain greedy tokens, on many seeds.
+
+The speculative modes run with both budgets: "fixed" (the paper's tree) and "auto" (budget.py picks
+the tree, or plain steps, per cycle from a cost model calibrated on first use).
+"""
 
 import numpy as np
 import pytest
@@ -10,6 +14,15 @@ from oracle import OracleDrafter, greedy_reference
 
 MODES = ("ar", "dflash", "dflash2", "d2sd")
 N_TOKENS = 40
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _calibration_home(tmp_path_factory):
+    """Cost-model calibrations of these throwaway models go to a temporary D2SD_HOME."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("D2SD_HOME", str(tmp_path_factory.mktemp("d2sd_home")))
+    yield
+    mp.undo()
 
 
 def run(bundle, prompt, mode, n=N_TOKENS, **kw):
@@ -36,9 +49,10 @@ def assert_same(target, prompt, ref, got, what):
         pytest.fail(f"{what}: diverges from greedy at token {i} (target top-2 logit gap {gap:.3g})")
 
 
+@pytest.mark.parametrize("budget", ["fixed", "auto"])
 @pytest.mark.parametrize("kind", ["llama", "qwen3"])
 @pytest.mark.parametrize("seed", range(6))
-def test_random_drafters_match_greedy(kind, seed):
+def test_random_drafters_match_greedy(kind, seed, budget):
     cfg = target_config(kind, vocab=97, layers=3)
     target = make_target(cfg, seed=seed, scale=3.0)
     rng = np.random.default_rng(seed)
@@ -47,14 +61,15 @@ def test_random_drafters_match_greedy(kind, seed):
     block = int(rng.integers(4, 9))
     bundle = Bundle(target, make_drafter(cfg, block_size=block, seed=seed + 10),
                     make_drafter(cfg, block_size=block, role=ROLE_VP, seed=seed + 20))
-    for mode in MODES:
-        got, _ = run(bundle, prompt, mode)
-        assert_same(target, prompt, ref, got, f"{kind} seed {seed} mode {mode}")
+    for mode in MODES if budget == "fixed" else MODES[1:]:
+        got, _ = run(bundle, prompt, mode, budget=budget)
+        assert_same(target, prompt, ref, got, f"{kind} seed {seed} mode {mode} budget {budget}")
 
 
+@pytest.mark.parametrize("budget", ["fixed", "auto"])
 @pytest.mark.parametrize("kind", ["llama", "qwen3"])
 @pytest.mark.parametrize("seed", range(3))
-def test_oracle_accepts_full_blocks(kind, seed):
+def test_oracle_accepts_full_blocks(kind, seed, budget):
     cfg = target_config(kind, vocab=97, layers=3)
     target = make_target(cfg, seed=seed, scale=3.0)
     prompt = [5, 17, 42, 8][: 2 + seed]
@@ -64,10 +79,14 @@ def test_oracle_accepts_full_blocks(kind, seed):
     oracle = OracleDrafter(target, seq, gamma)
     bundle = Bundle(target, oracle, OracleDrafter(target, seq, gamma))
     for mode in ("dflash", "dflash2", "d2sd"):
-        got, stats = run(bundle, prompt, mode)
-        assert_same(target, prompt, ref[:N_TOKENS], got, f"oracle {mode}")
-        assert stats.alpha == gamma, (mode, stats.accepted_lengths)
-        assert set(stats.winners) == {"dflash"}
+        got, stats = run(bundle, prompt, mode, budget=budget)
+        assert_same(target, prompt, ref[:N_TOKENS], got, f"oracle {mode} budget {budget}")
+        if budget == "fixed":
+            assert stats.alpha == gamma, (mode, stats.accepted_lengths)
+            assert set(stats.winners) == {"dflash"}
+        else:  # on a model this small a plain step can be worth more than a verify; every chain verified is taken whole
+            assert set(stats.accepted_lengths) <= {1, gamma} and gamma in stats.accepted_lengths, (mode, stats.accepted_lengths)
+            assert set(stats.winners) <= {"dflash", "none"}
 
 
 def test_noisy_oracle_d2sd_beats_dflash():
@@ -82,13 +101,14 @@ def test_noisy_oracle_d2sd_beats_dflash():
         seq = prompt + ref
         for mode in alphas:
             bundle = Bundle(target, OracleDrafter(target, seq, gamma, 0.7, seed), OracleDrafter(target, seq, gamma, 0.7, seed + 99))
-            got, stats = run(bundle, prompt, mode, n=60)
+            got, stats = run(bundle, prompt, mode, n=60, budget="fixed")  # the paper's tree: α, not tokens/s
             assert_same(target, prompt, ref[:60], got, f"noisy oracle {mode}")
             alphas[mode].append(stats.alpha)
     assert np.mean(alphas["d2sd"]) > np.mean(alphas["dflash"]) * 1.1, alphas
 
 
-def test_node_cap_and_branch_counts_stay_lossless():
+@pytest.mark.parametrize("budget", ["fixed", "auto"])
+def test_node_cap_and_branch_counts_stay_lossless(budget):
     cfg = target_config("qwen3", vocab=97, layers=3)
     target = make_target(cfg, seed=7, scale=3.0)
     prompt = [9, 8, 7]
@@ -96,7 +116,7 @@ def test_node_cap_and_branch_counts_stay_lossless():
     seq = prompt + ref
     bundle = Bundle(target, OracleDrafter(target, seq, 8, 0.6, 1), OracleDrafter(target, seq, 8, 0.6, 2))
     for branches, cap in [(0, None), (1, None), (7, None), (4, 10), (4, 1)]:
-        got, stats = run(bundle, prompt, "d2sd", n=30, branches=branches, max_nodes=cap)
-        assert_same(target, prompt, ref, got, f"branches {branches} cap {cap}")
+        got, stats = run(bundle, prompt, "d2sd", n=30, branches=branches, max_nodes=cap, budget=budget)
+        assert_same(target, prompt, ref, got, f"branches {branches} cap {cap} budget {budget}")
         if cap is not None:
             assert stats.nodes_verified <= cap * stats.cycles
