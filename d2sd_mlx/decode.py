@@ -33,6 +33,7 @@ class DecodeOptions:
     temp: float = 0.0
     top_p: float = 0.0
     top_k: int = 0
+    distinct_branches: bool = True  # a VP branch's first token differs from the DFlash token it replaces
     budget: str = "fixed"  # "fixed": the paper's tree; "auto": per-cycle selection (budget.py)
 
 
@@ -158,6 +159,11 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
                 vp_lag.clear()
             want = mx.array([r * gamma + p for r, i in enumerate(prefixes) for p in range(i + 1, gamma)])
             out = second.draft(target, flat, pos, ctx, v_cache, row_masks[n], want)
+            if opts.distinct_branches:
+                # A branch is anchored where the DFlash token t_{i+1} is likely rejected, and the
+                # spine already offers t_{i+1}: the branch's first token is the best alternative.
+                firsts = np.cumsum([0] + [gamma - 1 - i for i in prefixes[:-1]])
+                out[mx.array(firsts), mx.array([draft[i] for i in prefixes])] = -mx.inf
             if budget is None:
                 fill = mx.argmax(out, axis=-1).tolist()
             else:  # the budget also needs the VP confidences: one transfer for both
