@@ -74,7 +74,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     block_size = min(block_size, max(2, bundle.max_context - len(ids)))
     if seed is not None:
         mx.random.seed(seed)
-    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, budget)
+    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, budget=budget)
     # the cost model is measured on first use, before the clock starts (see costmodel.py)
     controller = None
     if budget == "auto" and mode != "ar":

@@ -459,3 +459,26 @@ def test_auto_at_temperature_runs_and_reports_k():
     assert d["budget"] == "auto" and d["generation_tokens"] == 30
     assert sum(d["k_counts"].values()) + d["plain_steps"] == d["cycles"]
     json.dumps(d)
+
+
+def test_the_api_hands_the_budget_to_the_decode_loop(monkeypatch):
+    """budget="auto" must reach DecodeOptions.budget (not some other field) and build a controller."""
+    import d2sd_mlx.api as api
+
+    seen = {}
+    real = api.decode
+
+    def spy(target, drafter, vp, prompt, opts, budget=None):
+        seen["opts"], seen["budget"] = opts, budget
+        return real(target, drafter, vp, prompt, opts, budget)
+
+    monkeypatch.setattr(api, "decode", spy)
+    cfg = target_config("llama", vocab=97, layers=2)
+    target = make_target(cfg, seed=2, scale=3.0)
+    bundle = Bundle(target, make_drafter(cfg, block_size=6, seed=3), make_drafter(cfg, block_size=6, role=ROLE_VP, seed=4))
+    for budget, mode in (("auto", "d2sd"), ("fixed", "d2sd"), (None, "d2sd"), (None, "dflash"), ("auto", "dflash2")):
+        for r in api.stream_generate(bundle, [1, 2, 3], mode=mode, max_tokens=4, budget=budget):
+            pass
+        want = budget or ("auto" if mode == "d2sd" else "fixed")
+        assert seen["opts"].budget == want and r.stats.budget == want
+        assert isinstance(seen["budget"], Budget) == (want == "auto")
