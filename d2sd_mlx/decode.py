@@ -18,7 +18,7 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.sample_utils import make_sampler
 
-from metal_kernels import pack_mask
+from metal_kernels import block_diagonal, pack_mask
 
 from .tree import build_tree, top_prefixes, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
@@ -48,8 +48,7 @@ class Step:
 
 def _masks(block: int, rows: int):
     """Packed visibility for `rows` independent bidirectional blocks of length `block`."""
-    vis = np.kron(np.eye(rows, dtype=bool), np.ones((block, block), dtype=bool))
-    return pack_mask(vis)
+    return pack_mask(block_diagonal([block] * rows))
 
 
 class Sampler:
