@@ -12,6 +12,7 @@ from d2sd_mlx.tiny import make_drafter, make_target, target_config
 from d2sd_mlx.train.blocks import block_mask, make_blocks, vp_prefix_probs
 from d2sd_mlx.train.data import Sequence, read_prompts, tap_features
 from d2sd_mlx.train.loop import TrainConfig, train
+from d2sd_mlx.train.replay import alpha_table
 from oracle import greedy_reference
 
 GAMMA = 6
@@ -114,23 +115,52 @@ def losses(run):
     return [json.loads(l)["loss"] for l in (run / "log.jsonl").read_text().splitlines()]
 
 
-def test_dflash_then_vp_training_learns_and_raises_alpha(toy, tmp_path):
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    """A DFlash drafter (60 steps) and a VP drafter (40 steps) trained on the toy data, and α before."""
     cfg, target, seqs, meta = toy
+    root = tmp_path_factory.mktemp("runs")
     tc = TrainConfig(objective="dflash", steps=60, batch_seqs=4, anchors=8, block_size=GAMMA, lr=3e-3, save_every=30)
     d = make_drafter(cfg, block_size=GAMMA, taps=meta["taps"], mask_token_id=MASK, seed=3)
     before = alpha(target, d, [s.tokens[:4].tolist() for s in seqs[:4]])
-    train(target, seqs, meta, tmp_path / "dflash", tc, d)
-    l = losses(tmp_path / "dflash")
-    assert np.mean(l[-10:]) < 0.5 * np.mean(l[:5]), l
-    after = alpha(target, load_drafter(tmp_path / "dflash" / "latest"), [s.tokens[:4].tolist() for s in seqs[:4]])
-    assert after > before + 0.5, (before, after)
-
+    train(target, seqs, meta, root / "dflash", tc, d)
     vc = TrainConfig(objective="vp", steps=40, batch_seqs=4, anchors=8, block_size=GAMMA, lr=3e-3, save_every=40)
     v = make_drafter(cfg, block_size=GAMMA, taps=meta["taps"], mask_token_id=MASK, seed=4, role=ROLE_VP)
-    train(target, seqs, meta, tmp_path / "vp", vc, v)
-    l = losses(tmp_path / "vp")
+    train(target, seqs, meta, root / "vp", vc, v)
+    return root, before
+
+
+def test_dflash_then_vp_training_learns_and_raises_alpha(toy, trained):
+    cfg, target, seqs, meta = toy
+    root, before = trained
+    l = losses(root / "dflash")
     assert np.mean(l[-10:]) < 0.5 * np.mean(l[:5]), l
-    assert load_drafter(tmp_path / "vp" / "latest").config.role == ROLE_VP
+    after = alpha(target, load_drafter(root / "dflash" / "latest"), [s.tokens[:4].tolist() for s in seqs[:4]])
+    assert after > before + 0.5, (before, after)
+    l = losses(root / "vp")
+    assert np.mean(l[-10:]) < 0.5 * np.mean(l[:5]), l
+    assert load_drafter(root / "vp" / "latest").config.role == ROLE_VP
+
+
+def test_replay_alpha_equals_real_decoding(toy, trained):
+    """The offline T=0 replay counts exactly the cycles that real decoding runs, for every mode."""
+    cfg, target, seqs, meta = toy
+    root, _ = trained
+    d, v = load_drafter(root / "dflash" / "latest"), load_drafter(root / "vp" / "latest")
+    answers = seqs[:6]
+    M = 40 - GAMMA  # the stored answers hold 40 tokens: the last cycle's truth stays known
+    got = alpha_table(target, d, v, answers, GAMMA, ks=(2,), max_new=M)
+    for mode, key in (("dflash", "dflash"), ("dflash2", "dflash2/K2"), ("d2sd", "d2sd/K2")):
+        lengths = []
+        for s in answers:
+            out = []
+            for r in stream_generate(Bundle(target, d, v), s.tokens[:4].tolist(), mode=mode, max_tokens=M,
+                                     branches=2, budget="fixed", stop_on_eos=False):
+                out += r.tokens
+            np.testing.assert_array_equal(out, s.tokens[4 : 4 + M])  # the replayed answer is the greedy one
+            lengths += r.stats.accepted_lengths
+        assert got[key] == pytest.approx(float(np.mean(lengths)), abs=1e-9), (mode, got)
+    assert got["d2sd/K2"] > 1.2, got  # the drafters accept: the comparison is not trivially 1 = 1
 
 
 def test_resume_continues_the_same_run(toy, tmp_path):

@@ -1,0 +1,147 @@
+"""Offline T=0 acceptance: replay stored greedy answers through the drafters, no target passes.
+
+At T=0 the target's token at every position of a stored greedy answer is known (it is the
+answer), so a decode cycle anchored at position a accepts the longest prefix of any candidate
+row that matches tokens[a+1:], and the next cycle is anchored at a + accepted + 1. Drafts need
+only the stored tap features (the context strictly before a), so all drafts are computed in a
+few batched drafter passes and the cycles are replayed in numpy for `dflash`, `dflash2` and
+`d2sd` and any K at once. A branch at prefix i whose prefix already holds a wrong DFlash token
+cannot beat the DFlash row, so only branches with i ≤ (accepted DFlash tokens) are drafted.
+
+This is the tuning and training-time estimate; `python -m d2sd_mlx.bench` measures real decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlx.core as mx
+import numpy as np
+
+from ..tree import top_prefixes
+from .blocks import block_mask
+
+_CHUNK = 48  # blocks per drafter pass
+
+
+@dataclass
+class Drafts:
+    """Per anchor of one answer: the DFlash draft, its confidences, and each branch's accepted length."""
+
+    anchors: np.ndarray  # int [A] positions (anchor token = tokens[a])
+    conf: np.ndarray  # float [A, γ-1]
+    spine: np.ndarray  # int [A] accepted tokens of the DFlash row
+    branch: dict  # second drafter name -> int [A, γ-1] accepted tokens of the branch at prefix i
+
+
+def _hidden(drafter, target, feats: mx.array, tokens: np.ndarray, anchors: np.ndarray, gamma: int) -> mx.array:
+    """Drafter hidden states [R, γ, H] for R blocks `tokens` [R, γ] anchored at `anchors` [R]."""
+    n_ctx = int(anchors.max())
+    R = len(anchors)
+    pos = (anchors[:, None] + np.arange(gamma)[None]).reshape(1, -1)
+    mask = block_mask(anchors, n_ctx, gamma)[None, None]
+    emb = target.embed(mx.array(tokens.reshape(1, -1), dtype=mx.int32))
+    h = drafter.forward_train(emb, mx.array(pos, dtype=mx.int32), feats[None, :n_ctx].astype(mx.float32),
+                              mx.arange(n_ctx)[None], mx.array(mask))
+    return h.reshape(R, gamma, -1)
+
+
+def _matched(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Length of the common prefix of each row of pred and truth (int [R])."""
+    ok = pred == truth
+    return np.where(ok.all(axis=1), ok.shape[1], np.argmin(ok, axis=1))
+
+
+def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: np.ndarray, feats: mx.array,
+                 gamma: int, max_new: int | None = None, distinct: bool = True, alt_first: bool = False) -> Drafts | None:
+    """All drafts for one stored answer (the anchors are the answer's positions, its first token onward)."""
+    resp = np.nonzero(loss_mask)[0]
+    if len(resp) < 2:
+        return None
+    first = int(resp[0])
+    end = len(tokens) if max_new is None else min(len(tokens), first + max_new)
+    anchors = np.arange(first, end - 1)  # a cycle runs while fewer than `max_new` tokens are out
+    mask_id = drafter.config.mask_token_id
+    padded = np.concatenate([tokens, np.full(gamma, -1)])  # the last cycle may accept past max_new
+    truth = np.stack([padded[a + 1 : a + gamma] for a in anchors])  # [A, γ-1], -1 past the end
+    draft, alt, conf = [], [], []
+    for s in range(0, len(anchors), _CHUNK):
+        an = anchors[s : s + _CHUNK]
+        blocks = np.full((len(an), gamma), mask_id, np.int64)
+        blocks[:, 0] = tokens[an]
+        h = _hidden(drafter, target, feats, blocks, an, gamma)[:, 1:]
+        p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
+        top2 = mx.argsort(-p, axis=-1)[..., :2]
+        c = mx.max(p, axis=-1)
+        mx.eval(top2, c)
+        top2 = np.array(top2)
+        draft.append(top2[..., 0])
+        alt.append(top2[..., 1])
+        conf.append(np.array(c))
+    draft, alt, conf = np.concatenate(draft), np.concatenate(alt), np.concatenate(conf)
+    spine = _matched(draft, truth)
+
+    branch = {}
+    # Only branches at i ≤ spine (and i ≤ γ-2) can change the outcome; the rest equal the spine's.
+    need = [(r, i) for r in range(len(anchors)) for i in range(min(int(spine[r]), gamma - 2) + 1)]
+    for name, second in seconds.items():
+        got = np.repeat(spine[:, None], gamma - 1, axis=1)
+        for s in range(0, len(need), _CHUNK):
+            part = need[s : s + _CHUNK]
+            rows = np.array([r for r, _ in part])
+            pref = np.array([i for _, i in part])
+            k = np.arange(gamma)[None]
+            known = np.concatenate([tokens[anchors[rows]][:, None], draft[rows]], axis=1)
+            if alt_first:  # the branch starts with DFlash's second choice, given clean to the VP drafter
+                known[np.arange(len(rows)), pref + 1] = alt[rows, pref]
+            blocks = np.where(k <= pref[:, None] + alt_first, known, mask_id)
+            h = _hidden(second, target, feats, blocks, anchors[rows], gamma)[:, 1:]
+            logits = target.head(h).astype(mx.float32)  # [R, γ-1, V]
+            if distinct and not alt_first:  # the branch's first token differs from the DFlash token it replaces
+                first = mx.array(pref)[:, None] == mx.arange(gamma - 1)[None]
+                hit = mx.arange(logits.shape[-1])[None, None] == mx.array(draft[rows, pref])[:, None, None]
+                logits = mx.where(first[..., None] & hit, -mx.inf, logits)
+            fill = np.array(mx.argmax(logits, axis=-1))
+            row = np.where(np.arange(gamma - 1)[None] < pref[:, None], draft[rows], fill)
+            if alt_first:
+                row[np.arange(len(rows)), pref] = alt[rows, pref]
+            got[rows, pref] = _matched(row, truth[rows])
+        branch[name] = got
+    return Drafts(anchors, conf, spine, branch)
+
+
+def replay(d: Drafts, mode: str, k: int) -> tuple[int, int]:
+    """Replay one answer's decode: (tokens committed by the cycles, cycles), counted like `Stats.alpha`
+    (the last cycle's tokens in full, even past the end)."""
+    a, n, cycles, emitted = 0, len(d.anchors), 0, 0
+    while a < n:
+        acc = int(d.spine[a])
+        if mode != "dflash" and k:
+            got = d.branch["dflash" if mode == "dflash2" else "vp"][a]
+            for i in top_prefixes(d.conf[a], k):
+                acc = max(acc, int(got[i]))
+        emitted += acc + 1
+        a += acc + 1
+        cycles += 1
+    return emitted, cycles
+
+
+def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | None = None, distinct: bool = True,
+                alt_first: bool = False, progress=None) -> dict:
+    """α per mode (and K) over the stored answers: {"dflash": α, "dflash2/K": α, "d2sd/K": α}."""
+    seconds = {"dflash": dflash}
+    if vp is not None:
+        seconds["vp"] = vp
+    drafts = []
+    for s in seqs:
+        d = draft_answer(target, dflash, seconds, s.tokens, s.loss_mask, s.feats, gamma, max_new, distinct, alt_first)
+        if d is not None:
+            drafts.append(d)
+        if progress is not None:
+            progress.update(1)
+    out = {}
+    for mode, kk in [("dflash", 0)] + [(m, k) for k in ks for m in ("dflash2", "d2sd") if m != "d2sd" or vp is not None]:
+        tot = [replay(d, mode, kk) for d in drafts]
+        key = mode if mode == "dflash" else f"{mode}/K{kk}"
+        out[key] = sum(t for t, _ in tot) / max(1, sum(c for _, c in tot))
+    return out
