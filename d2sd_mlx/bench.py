@@ -141,6 +141,27 @@ def bench(bundle, prompts, modes, temps, max_tokens, seed=0, progress=True, **kw
             "ar_vs_mlx_lm": ar_vs_mlx_lm}
 
 
+def alpha_ratios(table: list[dict]) -> list[str]:
+    """Per temperature: α(d2sd)/α(dflash), and whether dflash2 falls between (same budget suffix)."""
+    out = []
+    for temp in sorted({s["temp"] for s in table}):
+        alpha = {s["mode"]: s["alpha"] for s in table if s["temp"] == temp and s["category"] == "all"}
+        for name, a in alpha.items():
+            mode, budget = parse_mode(name)
+            if mode != "d2sd":
+                continue
+            suffix = f"-{budget}" if budget else ""
+            base = alpha.get(f"dflash{suffix}") or alpha.get("dflash")
+            mid = alpha.get(f"dflash2{suffix}") or alpha.get("dflash2")
+            if not base:
+                continue
+            line = f"T={temp:g}: α({name}) / α(dflash{suffix if f'dflash{suffix}' in alpha else ''}) = {a / base:.3f}"
+            if mid:
+                line += f"; dflash2 between: {'yes' if base <= mid <= a else 'no'} ({base:.3f} ≤ {mid:.3f} ≤ {a:.3f})"
+            out.append(line)
+    return out
+
+
 def to_markdown(res: dict) -> str:
     lines = ["| T | category | mode | α | nodes/cycle | K/cycle | plain steps | tokens/s | × ar |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -150,6 +171,7 @@ def to_markdown(res: dict) -> str:
                      f"{s['k_per_cycle']:.2f} | {s['plain_share']:.0%} | {s['tok_s']:.1f} | {ratio} |")
     mm = res["t0_mismatches"]
     lines.append("")
+    lines += alpha_ratios(res["table"])
     for temp, ratio in res.get("ar_vs_mlx_lm", {}).items():
         lines.append(f"T={temp}: `ar` runs at {ratio:.3f}× mlx-lm's own decode ({'ok' if ratio >= 0.95 else 'BELOW 0.95'})")
     lines.append(f"T=0 outputs identical to `ar` on every prompt: {'yes' if not mm else 'NO: ' + json.dumps(mm)}")

@@ -58,6 +58,12 @@ def test_vp_blocks_have_a_clean_prefix_and_shifted_weights():
                 assert w[a, k] == pytest.approx(np.exp(-(k - l - 1) / 7.0))
     p = vp_prefix_probs(16, 0.9)
     assert len(p) == 14 and p[1] / p[0] == pytest.approx(0.9)
+    b0 = make_blocks(tokens, loss_mask, 40, GAMMA, MASK, np.random.default_rng(2), "vp", min_prefix=0)
+    assert 0 in set(b0.prefix.tolist()) and set(b0.prefix.tolist()) <= set(range(0, GAMMA - 1))
+    for a in np.nonzero(b0.prefix == 0)[0]:  # l = 0: DFlash's own block, weights from position 1
+        blk0, w0 = b0.tokens.reshape(-1, GAMMA)[a], b0.weights.reshape(-1, GAMMA)[a]
+        assert (blk0[1:] == MASK).all() and w0[0] == 0 and w0[1] == pytest.approx(1.0)
+    assert len(vp_prefix_probs(16, 0.9, min_prefix=0)) == 15
 
 
 def test_block_mask_sees_context_strictly_before_the_anchor_and_only_its_block():

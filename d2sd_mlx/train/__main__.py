@@ -3,6 +3,7 @@
   data    the target answers a prompt set; tokens + tap features are stored (resumable)
   dflash  train a DFlash drafter: [anchor, MASK…] blocks, same-position labels
   vp      train a VP drafter: [anchor, t1..tl, MASK…] blocks (optionally warm-started from DFlash)
+  replay  offline T=0 α of drafters on held-out stored answers (fast: drafter passes only)
   bundle  package trained drafters (bf16) with a bundle.json that records their fit to the target
 """
 
@@ -55,6 +56,50 @@ def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, 
         return sum(lengths) / max(1, len(lengths))
 
     return evaluate
+
+
+def replay_alpha(target, data: str, n: int, dflash: str | None):
+    """A function drafter → offline T=0 α on held-out answers: d2sd (K=4) for a VP drafter run
+    with its DFlash partner, else dflash."""
+    from .data import load_dataset
+    from .replay import alpha_table
+
+    _, seqs = load_dataset(data)
+    seqs = seqs[:: max(1, len(seqs) // n)][:n]
+    partner = load_drafter(dflash) if dflash else None
+
+    def evaluate(drafter) -> float:
+        if partner is not None:
+            return alpha_table(target, partner, drafter, seqs, drafter.config.block_size, ks=(4,), max_new=64)["d2sd/K4"]
+        return alpha_table(target, drafter, None, seqs, drafter.config.block_size, ks=(), max_new=64)["dflash"]
+
+    return evaluate
+
+
+def replay_main(a, meta, seqs, target) -> int:
+    """`replay`: a Markdown table of offline T=0 α per mode and K."""
+    from .progress import Progress
+    from .replay import alpha_table
+
+    try:
+        ks = tuple(int(k) for k in a.k.split(","))
+    except ValueError:
+        raise D2SDError(f"--k wants comma-separated integers, got {a.k!r}")
+    dflash = load_drafter(a.dflash)
+    vp = load_drafter(a.vp) if a.vp else None
+    if vp is not None and vp.config.block_size != dflash.config.block_size:
+        raise D2SDError(f"--vp {a.vp}: block size {vp.config.block_size} differs from the DFlash drafter's {dflash.config.block_size}")
+    if meta.get("taps") != dflash.config.target_layer_ids:
+        raise D2SDError(f"{a.data}: stored taps {meta.get('taps')} differ from the drafter's {dflash.config.target_layer_ids}")
+    seqs = seqs[: a.limit]
+    bar = Progress(len(seqs), "replay")
+    table = alpha_table(target, dflash, vp, seqs, dflash.config.block_size, ks, a.max_tokens, progress=bar)
+    bar.close()
+    base = table["dflash"]
+    print("| mode | α (T=0, replayed) | × dflash |\n| --- | --- | --- |")
+    for key, val in table.items():
+        print(f"| {key} | {val:.3f} | {val / base:.3f} |")
+    return 0
 
 
 def write_bundle(a) -> None:
@@ -115,10 +160,23 @@ def main(argv=None) -> int:
         t.add_argument("--eval-every", type=int, default=0)
         t.add_argument("--eval-prompts", type=int, default=4)
         t.add_argument("--eval-tokens", type=int, default=48)
+        t.add_argument("--eval-data", help="held-out dataset folder: periodic α from the offline T=0 replay (see `replay`)")
+        t.add_argument("--eval-answers", type=int, default=32, help="answers replayed per evaluation")
+        t.add_argument("--init", help="warm start from this drafter folder (a DFlash drafter, or a previous run)")
         if name == "vp":
             t.add_argument("--beta", type=float, default=0.9)
-            t.add_argument("--init", help="warm start from this DFlash drafter folder")
+            t.add_argument("--min-prefix", type=int, choices=(0, 1), default=1,
+                           help="smallest visible prefix length l: 1 is the paper's range; 0 also trains l=0 "
+                                "(the branch anchored at the first draft token)")
             t.add_argument("--dflash", help="DFlash drafter used with this VP drafter for the periodic α (d2sd)")
+    r = sub.add_parser("replay", help="offline T=0 α of drafters on stored answers (no target passes)")
+    r.add_argument("--data", required=True, help="dataset folder from `data` (held out from training)")
+    r.add_argument("--dflash", required=True)
+    r.add_argument("--vp", help="VP drafter (omit to report dflash and dflash2 only)")
+    r.add_argument("--model", help="target folder (default: the embedded SmolLM2 target)")
+    r.add_argument("--k", default="4", help="comma-separated K values (VP branches per cycle)")
+    r.add_argument("--limit", type=int, default=None, help="answers to replay")
+    r.add_argument("--max-tokens", type=int, default=None, help="tokens per answer, as in a decode with this limit")
     b = sub.add_parser("bundle", help="package a DFlash and a VP drafter for a target")
     b.add_argument("--dflash", required=True)
     b.add_argument("--vp", required=True)
@@ -141,6 +199,8 @@ def main(argv=None) -> int:
 
         meta, seqs = load_dataset(a.data)
         _, target = _target(a.model)
+        if a.cmd == "replay":
+            return replay_main(a, meta, seqs, target)
         if meta.get("hidden_size") != target.hidden_size or meta.get("vocab_size") != target.vocab_rows:
             raise D2SDError(f"{a.data}: dataset was made for a target with hidden {meta.get('hidden_size')}, vocab "
                             f"{meta.get('vocab_size')}; this target has {target.hidden_size}, {target.vocab_rows}")
@@ -151,21 +211,23 @@ def main(argv=None) -> int:
         cfg = TrainConfig(
             objective=a.cmd, steps=a.steps, batch_seqs=a.batch_seqs, anchors=a.anchors, block_size=a.block_size,
             lr=a.lr, warmup=a.warmup, clip=a.clip, tau=a.tau, seed=a.seed, save_every=a.save_every,
-            eval_every=a.eval_every, beta=getattr(a, "beta", 0.9), train_vocab=a.train_vocab,
+            eval_every=a.eval_every, beta=getattr(a, "beta", 0.9), min_prefix=getattr(a, "min_prefix", 1), train_vocab=a.train_vocab,
         )
         drafter = new_drafter(meta, a.layers, a.block_size, role, mask_id, target, a.seed)
-        if getattr(a, "init", None):
+        if a.init:
             init = load_drafter(a.init)
             if init.config.target_layer_ids != drafter.config.target_layer_ids or init.config.num_hidden_layers != a.layers:
                 raise D2SDError(f"--init {a.init}: its taps/layers ({init.config.target_layer_ids}, {init.config.num_hidden_layers}) "
                                 f"do not match this run ({drafter.config.target_layer_ids}, {a.layers})")
             drafter.update(init.parameters())
         evaluate = None
-        if a.eval_every and a.dev_prompts:
+        if a.eval_every and a.eval_data:
+            evaluate = replay_alpha(target, a.eval_data, a.eval_answers, a.dflash if role == ROLE_VP else None)
+        elif a.eval_every and a.dev_prompts:
             dflash = load_drafter(a.dflash) if getattr(a, "dflash", None) else None
             evaluate = dev_alpha(target, a.dev_prompts, a.eval_prompts, a.eval_tokens,
                                  "d2sd" if dflash is not None else ("dflash" if role == ROLE_DFLASH else "dflash"), dflash)
-        out = train(target, seqs, meta, Path(a.out), cfg, drafter, evaluate, fresh=not getattr(a, "init", None))
+        out = train(target, seqs, meta, Path(a.out), cfg, drafter, evaluate, fresh=not a.init)
         print(f"drafter written to {out}")
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 DFlash: block [anchor, MASK × (γ-1)] at a response position; labels are the tokens at the same
 positions; weight exp(-(k-1)/τ) for k = 1..γ-1.
-VP: a visible prefix length l ∝ β^l over {1..γ-2}; positions 0..l clean, the rest MASK; loss on
+VP: a visible prefix length l ∝ β^l over {1..γ-2} (optionally from 0); positions 0..l clean, the rest MASK; loss on
 masked positions with weight exp(-(k-l-1)/τ).
 Every block sees the context features strictly before its anchor and its own block
 bidirectionally, never another block.
@@ -25,15 +25,21 @@ class Blocks:
     prefix: np.ndarray  # int32 [A] visible prefix length l (0 for DFlash)
 
 
-def vp_prefix_probs(gamma: int, beta: float) -> np.ndarray:
-    """P(l) ∝ β^l over l = 1..γ-2 (index 0 ↔ l = 1)."""
-    w = beta ** np.arange(1, gamma - 1, dtype=np.float64)
+def vp_prefix_probs(gamma: int, beta: float, min_prefix: int = 1) -> np.ndarray:
+    """P(l) ∝ β^l over l = min_prefix..γ-2 (index 0 ↔ l = min_prefix; the paper's range starts at 1)."""
+    w = beta ** np.arange(min_prefix, gamma - 1, dtype=np.float64)
     return w / w.sum()
 
 
 def make_blocks(tokens: np.ndarray, loss_mask: np.ndarray, n_anchors: int, gamma: int, mask_id: int,
-                rng: np.random.Generator, objective: str = "dflash", beta: float = 0.9, tau: float = 7.0) -> Blocks | None:
-    """Sample up to n_anchors distinct anchors among positions whose next token is a response token."""
+                rng: np.random.Generator, objective: str = "dflash", beta: float = 0.9, tau: float = 7.0,
+                min_prefix: int = 1) -> Blocks | None:
+    """Sample up to n_anchors distinct anchors among positions whose next token is a response token.
+
+    min_prefix 0 also trains VP blocks with no visible draft token ([anchor, MASK…], DFlash's own
+    block): the decode loop anchors a branch there whenever the first draft token is the likeliest
+    rejection, which with small drafters is most cycles.
+    """
     T = len(tokens)
     cand = np.nonzero(loss_mask[1:])[0]  # anchor a such that a+1 is supervised
     if len(cand) == 0:
@@ -49,7 +55,7 @@ def make_blocks(tokens: np.ndarray, loss_mask: np.ndarray, n_anchors: int, gamma
     if objective == "dflash":
         prefix = np.zeros(A, dtype=np.int32)
     elif objective == "vp":
-        prefix = rng.choice(np.arange(1, gamma - 1), size=A, p=vp_prefix_probs(gamma, beta)).astype(np.int32)
+        prefix = rng.choice(np.arange(min_prefix, gamma - 1), size=A, p=vp_prefix_probs(gamma, beta, min_prefix)).astype(np.int32)
     else:
         raise ValueError(f"unknown objective {objective!r}")
     clean = k[None, :] <= prefix[:, None]  # anchor + l visible tokens

@@ -33,6 +33,7 @@ class TrainConfig:
     clip: float = 1.0
     tau: float = 7.0
     beta: float = 0.9
+    min_prefix: int = 1  # VP: smallest visible prefix length l (the paper: 1)
     seed: int = 0
     save_every: int = 100
     eval_every: int = 0
@@ -55,7 +56,7 @@ def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray
     for i in idx:
         s = seqs[i]
         T = min(len(s.tokens), cfg.max_ctx)
-        b = make_blocks(s.tokens[:T], s.loss_mask[:T], cfg.anchors, cfg.block_size, mask_id, rng, cfg.objective, cfg.beta, cfg.tau)
+        b = make_blocks(s.tokens[:T], s.loss_mask[:T], cfg.anchors, cfg.block_size, mask_id, rng, cfg.objective, cfg.beta, cfg.tau, cfg.min_prefix)
         if b is not None:
             parts.append((s, T, b))
     if not parts:
