@@ -1,8 +1,9 @@
 """The decode loop: one generator serves the modes `ar`, `dflash`, `dflash2` and `d2sd`.
 
 Per cycle: draft a block with the DFlash drafter, pick the top-K likely rejection points from
-its confidences, re-draft their tails with the VP drafter in one batched pass, merge all rows
-into a trie, verify it in one target pass, walk it with the target's own tokens, commit.
+its confidences, re-draft their tails with the VP drafter in one batched pass (the branch at
+prefix 0 comes from the DFlash pass itself), merge all rows into a trie, verify it in one target
+pass, walk it with the target's own tokens, commit.
 
 With `budget="auto"` a `budget.Budget` decides per cycle how many branches to draft and where, how
 much of each row to verify, and when a plain one-token step (or a run of them) beats drafting.
@@ -146,42 +147,50 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             prefixes = top_prefixes(conf, k_branches) if k_branches else []
         vp_conf = None
         if prefixes:
-            vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in prefixes]
-            n = len(vp_rows)
-            if n not in row_masks:
-                row_masks[n] = _masks(gamma, n)
-            flat = mx.array(vp_rows, dtype=mx.int32).reshape(1, -1)
-            pos = mx.array(np.tile(offsets, n) + start, dtype=mx.int32)
-            ctx = None
-            if split_vp:  # the VP drafter's own context cache catches up
-                ctx = _lagged(vp_lag)
-                vp_lag.clear()
-            want = mx.array([r * gamma + p for r, i in enumerate(prefixes) for p in range(i + 1, gamma)])
-            out = second.draft(target, flat, pos, ctx, v_cache, row_masks[n], want)
-            if opts.distinct_branches:
-                # A branch is anchored where the DFlash token t_{i+1} is likely rejected, and the
-                # spine already offers t_{i+1}: the branch's first token is the best alternative.
-                firsts = np.cumsum([0] + [gamma - 1 - i for i in prefixes[:-1]])
-                out[mx.array(firsts), mx.array([draft[i] for i in prefixes])] = -mx.inf
-            if budget is None:
-                fill = mx.argmax(out, axis=-1).tolist()
-            else:  # the budget also needs the VP confidences: one transfer for both
-                fill = mx.argmax(out, axis=-1)
-                vc = mx.max(mx.softmax(out.astype(mx.float32), axis=-1), axis=-1)
-                mx.eval(fill, vc)
-                fill, vc, vp_conf = fill.tolist(), np.array(vc), []
-            j = 0
-            for r, i in enumerate(prefixes):
-                vp_rows[r][i + 1 :] = fill[j : j + gamma - 1 - i]
-                if vp_conf is not None:
-                    vp_conf.append(vc[j : j + gamma - 1 - i])
-                j += gamma - 1 - i
+            n = len(prefixes)
+            fills: dict[int, tuple[list[int], np.ndarray | None]] = {}
+            # A branch at prefix 0 has DFlash's own input [anchor, MASK…], so it comes from the DFlash
+            # pass itself, the specialist of that block (in dflash2 a second pass would repeat it);
+            # the second drafter's pass drafts only the branches at i ≥ 1.
+            vp_pref = [i for i in prefixes if i != 0]
+            if len(vp_pref) < n:
+                fills[0] = _zero_branch(logits, probs, draft, opts.distinct_branches, budget is not None)
+            if vp_pref:
+                m = len(vp_pref)
+                vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in vp_pref]
+                if m not in row_masks:
+                    row_masks[m] = _masks(gamma, m)
+                flat = mx.array(vp_rows, dtype=mx.int32).reshape(1, -1)
+                pos = mx.array(np.tile(offsets, m) + start, dtype=mx.int32)
+                ctx = None
+                if split_vp:  # the VP drafter's own context cache catches up
+                    ctx = _lagged(vp_lag)
+                    vp_lag.clear()
+                want = mx.array([r * gamma + p for r, i in enumerate(vp_pref) for p in range(i + 1, gamma)])
+                out = second.draft(target, flat, pos, ctx, v_cache, row_masks[m], want)
+                if opts.distinct_branches:
+                    # A branch is anchored where the DFlash token t_{i+1} is likely rejected, and the
+                    # spine already offers t_{i+1}: the branch's first token is the best alternative.
+                    firsts = np.cumsum([0] + [gamma - 1 - i for i in vp_pref[:-1]])
+                    out[mx.array(firsts), mx.array([draft[i] for i in vp_pref])] = -mx.inf
+                if budget is None:
+                    fill, vc = mx.argmax(out, axis=-1).tolist(), None
+                else:  # the budget also needs the VP confidences: one transfer for both
+                    fill = mx.argmax(out, axis=-1)
+                    vc = mx.max(mx.softmax(out.astype(mx.float32), axis=-1), axis=-1)
+                    mx.eval(fill, vc)
+                    fill, vc = fill.tolist(), np.array(vc)
+                j = 0
+                for i in vp_pref:
+                    w = gamma - 1 - i
+                    fills[i] = (fill[j : j + w], vc[j : j + w] if vc is not None else None)
+                    j += w
             # Highest r(i) first, so a node cap trims the least likely branches.
-            order = sorted(range(n), key=lambda r: -_r_value(conf, prefixes[r]))
-            rows += [vp_rows[r] for r in order]
-            names += [f"vp{prefixes[r]}" for r in order]
-            if vp_conf is not None:
-                vp_conf = [vp_conf[r] for r in order]
+            order = sorted(prefixes, key=lambda i: -_r_value(conf, i))
+            rows += [[anchor] + draft[:i] + fills[i][0] for i in order]
+            names += [f"vp{i}" for i in order]
+            if budget is not None:
+                vp_conf = [fills[i][1] for i in order]
         if budget is not None:
             chosen = budget.select(rows, names, vp_conf)
             if chosen is None:  # no tree pays for itself this cycle: a plain one-token step
@@ -214,6 +223,20 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         sources.append(SOURCE_TARGET)
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
         yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(prefixes), t1 - t0, t2 - t1))
+
+
+def _zero_branch(logits: mx.array, probs: mx.array, draft: list[int], distinct: bool, want_conf: bool):
+    """The prefix-0 branch from the DFlash pass: its best first token other than t_1 (when
+    `distinct`), then its own tail t_2..; returns (tokens after the anchor, confidences or None)."""
+    first = draft[0]
+    if distinct:
+        row0 = mx.where(mx.arange(logits.shape[-1]) == first, -mx.inf, logits[0])
+        first = int(mx.argmax(row0))
+    if not want_conf:
+        return [first] + draft[1:], None
+    c = np.array(mx.max(probs, axis=-1))
+    c[0] = float(probs[0, first])
+    return [first] + draft[1:], c
 
 
 def _lagged(lag: list[mx.array]) -> mx.array:

@@ -110,7 +110,7 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
     return Drafts(anchors, conf, spine, branch)
 
 
-def replay(d: Drafts, mode: str, k: int) -> tuple[int, int]:
+def replay(d: Drafts, mode: str, k: int, zero_from_dflash: bool = True) -> tuple[int, int]:
     """Replay one answer's decode: (tokens committed by the cycles, cycles), counted like `Stats.alpha`
     (the last cycle's tokens in full, even past the end)."""
     a, n, cycles, emitted = 0, len(d.anchors), 0, 0
@@ -119,7 +119,8 @@ def replay(d: Drafts, mode: str, k: int) -> tuple[int, int]:
         if mode != "dflash" and k:
             got = d.branch["dflash" if mode == "dflash2" else "vp"][a]
             for i in top_prefixes(d.conf[a], k):
-                acc = max(acc, int(got[i]))
+                # the branch at prefix 0 comes from the DFlash pass itself (see decode.py)
+                acc = max(acc, int(d.branch["dflash"][a][0] if i == 0 and zero_from_dflash else got[i]))
         emitted += acc + 1
         a += acc + 1
         cycles += 1
@@ -127,7 +128,7 @@ def replay(d: Drafts, mode: str, k: int) -> tuple[int, int]:
 
 
 def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | None = None, distinct: bool = True,
-                alt_first: bool = False, progress=None) -> dict:
+                alt_first: bool = False, zero_from_dflash: bool = True, progress=None) -> dict:
     """α per mode (and K) over the stored answers: {"dflash": α, "dflash2/K": α, "d2sd/K": α}."""
     seconds = {"dflash": dflash}
     if vp is not None:
@@ -141,7 +142,7 @@ def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | No
             progress.update(1)
     out = {}
     for mode, kk in [("dflash", 0)] + [(m, k) for k in ks for m in ("dflash2", "d2sd") if m != "d2sd" or vp is not None]:
-        tot = [replay(d, mode, kk) for d in drafts]
+        tot = [replay(d, mode, kk, zero_from_dflash) for d in drafts]
         key = mode if mode == "dflash" else f"{mode}/K{kk}"
         out[key] = sum(t for t, _ in tot) / max(1, sum(c for _, c in tot))
     return out
