@@ -84,8 +84,12 @@ def test_oracle_accepts_full_blocks(kind, seed, budget):
         if budget == "fixed":
             assert stats.alpha == gamma, (mode, stats.accepted_lengths)
             assert set(stats.winners) == {"dflash"}
-        else:  # on a model this small a plain step can be worth more than a verify; every chain verified is taken whole
-            assert set(stats.accepted_lengths) <= {1, gamma} and gamma in stats.accepted_lengths, (mode, stats.accepted_lengths)
+        else:
+            # On a model this small a plain step can be worth more than a verify, and how much of the
+            # chain pays to verify depends on this machine's timings (the budget may trim it, more so
+            # under load); what never depends on timing is that every verified oracle node is accepted.
+            assert stats.nodes_verified == sum(stats.accepted_lengths), (mode, stats.accepted_lengths)
+            assert max(stats.accepted_lengths) > 1, (mode, stats.accepted_lengths)
             assert set(stats.winners) <= {"dflash", "none"}
 
 
