@@ -145,7 +145,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             prefixes = budget.plan(conf)
         else:
             prefixes = top_prefixes(conf, k_branches) if k_branches else []
-        vp_conf = None
+        vp_conf, vp_rows_drafted = None, 0
         if prefixes:
             n = len(prefixes)
             fills: dict[int, tuple[list[int], np.ndarray | None]] = {}
@@ -153,8 +153,9 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             # pass itself, the specialist of that block (in dflash2 a second pass would repeat it);
             # the second drafter's pass drafts only the branches at i ≥ 1.
             vp_pref = [i for i in prefixes if i != 0]
+            vp_rows_drafted = len(vp_pref)
             if len(vp_pref) < n:
-                fills[0] = _zero_branch(logits, probs, draft, opts.distinct_branches, budget is not None)
+                fills[0] = _zero_branch(logits, probs, draft, conf, opts.distinct_branches, budget is not None)
             if vp_pref:
                 m = len(vp_pref)
                 vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in vp_pref]
@@ -199,7 +200,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
                 anchor = int(sample(logits[None])[0])
                 committed(feats)
                 t2 = time.perf_counter()
-                budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, len(prefixes), t2 - t1, 1)
+                budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, 1)
                 yield Step([anchor], [SOURCE_TARGET], CycleStats(1, "none", 1, len(prefixes), t1 - t0, t2 - t1))
                 continue
             rows, names = chosen
@@ -216,7 +217,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         committed(ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1])
         t2 = time.perf_counter()
         if budget is not None:
-            budget.observe_cycle(path, len(emitted), t_d - t0, t1 - t_d, len(prefixes), t2 - t1, tree.size)
+            budget.observe_cycle(path, len(emitted), t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, tree.size)
 
         anchor = emitted[-1]
         sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
@@ -225,7 +226,8 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(prefixes), t1 - t0, t2 - t1))
 
 
-def _zero_branch(logits: mx.array, probs: mx.array, draft: list[int], distinct: bool, want_conf: bool):
+def _zero_branch(logits: mx.array, probs: mx.array, draft: list[int], conf: np.ndarray, distinct: bool,
+                 want_conf: bool):
     """The prefix-0 branch from the DFlash pass: its best first token other than t_1 (when
     `distinct`), then its own tail t_2..; returns (tokens after the anchor, confidences or None)."""
     first = draft[0]
@@ -234,7 +236,7 @@ def _zero_branch(logits: mx.array, probs: mx.array, draft: list[int], distinct: 
         first = int(mx.argmax(row0))
     if not want_conf:
         return [first] + draft[1:], None
-    c = np.array(mx.max(probs, axis=-1))
+    c = np.array(conf, dtype=np.float64)
     c[0] = float(probs[0, first])
     return [first] + draft[1:], c
 

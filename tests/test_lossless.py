@@ -16,15 +16,6 @@ MODES = ("ar", "dflash", "dflash2", "d2sd")
 N_TOKENS = 40
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _calibration_home(tmp_path_factory):
-    """Cost-model calibrations of these throwaway models go to a temporary D2SD_HOME."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("D2SD_HOME", str(tmp_path_factory.mktemp("d2sd_home")))
-    yield
-    mp.undo()
-
-
 def run(bundle, prompt, mode, n=N_TOKENS, **kw):
     tokens, last = [], None
     for r in stream_generate(bundle, prompt, mode=mode, max_tokens=n, **kw):

@@ -59,15 +59,6 @@ def check(emp, exact):
     return tv_single, tv_pair
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _calibration_home(tmp_path_factory):
-    """The budget's cost-model calibrations of these throwaway models go to a temporary D2SD_HOME."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("D2SD_HOME", str(tmp_path_factory.mktemp("d2sd_home")))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def bundle():
     cfg = target_config("llama", vocab=V, layers=2, hidden=32, heads=2, kv_heads=1)

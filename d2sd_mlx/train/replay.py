@@ -53,7 +53,7 @@ def _matched(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: np.ndarray, feats: mx.array,
-                 gamma: int, max_new: int | None = None, distinct: bool = True, alt_first: bool = False) -> Drafts | None:
+                 gamma: int, max_new: int | None = None, distinct: bool = True) -> Drafts | None:
     """All drafts for one stored answer (the anchors are the answer's positions, its first token onward)."""
     resp = np.nonzero(loss_mask)[0]
     if len(resp) < 2:
@@ -64,21 +64,18 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
     mask_id = drafter.config.mask_token_id
     padded = np.concatenate([tokens, np.full(gamma, -1)])  # the last cycle may accept past max_new
     truth = np.stack([padded[a + 1 : a + gamma] for a in anchors])  # [A, γ-1], -1 past the end
-    draft, alt, conf = [], [], []
+    draft, conf = [], []
     for s in range(0, len(anchors), _CHUNK):
         an = anchors[s : s + _CHUNK]
         blocks = np.full((len(an), gamma), mask_id, np.int64)
         blocks[:, 0] = tokens[an]
         h = _hidden(drafter, target, feats, blocks, an, gamma)[:, 1:]
         p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
-        top2 = mx.argsort(-p, axis=-1)[..., :2]
-        c = mx.max(p, axis=-1)
-        mx.eval(top2, c)
-        top2 = np.array(top2)
-        draft.append(top2[..., 0])
-        alt.append(top2[..., 1])
+        d, c = mx.argmax(p, axis=-1), mx.max(p, axis=-1)
+        mx.eval(d, c)
+        draft.append(np.array(d))
         conf.append(np.array(c))
-    draft, alt, conf = np.concatenate(draft), np.concatenate(alt), np.concatenate(conf)
+    draft, conf = np.concatenate(draft), np.concatenate(conf)
     spine = _matched(draft, truth)
 
     branch = {}
@@ -92,19 +89,15 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
             pref = np.array([i for _, i in part])
             k = np.arange(gamma)[None]
             known = np.concatenate([tokens[anchors[rows]][:, None], draft[rows]], axis=1)
-            if alt_first:  # the branch starts with DFlash's second choice, given clean to the VP drafter
-                known[np.arange(len(rows)), pref + 1] = alt[rows, pref]
-            blocks = np.where(k <= pref[:, None] + alt_first, known, mask_id)
+            blocks = np.where(k <= pref[:, None], known, mask_id)
             h = _hidden(second, target, feats, blocks, anchors[rows], gamma)[:, 1:]
             logits = target.head(h).astype(mx.float32)  # [R, γ-1, V]
-            if distinct and not alt_first:  # the branch's first token differs from the DFlash token it replaces
+            if distinct:  # the branch's first token differs from the DFlash token it replaces
                 first = mx.array(pref)[:, None] == mx.arange(gamma - 1)[None]
                 hit = mx.arange(logits.shape[-1])[None, None] == mx.array(draft[rows, pref])[:, None, None]
                 logits = mx.where(first[..., None] & hit, -mx.inf, logits)
             fill = np.array(mx.argmax(logits, axis=-1))
             row = np.where(np.arange(gamma - 1)[None] < pref[:, None], draft[rows], fill)
-            if alt_first:
-                row[np.arange(len(rows)), pref] = alt[rows, pref]
             got[rows, pref] = _matched(row, truth[rows])
         branch[name] = got
     return Drafts(anchors, conf, spine, branch)
@@ -128,14 +121,14 @@ def replay(d: Drafts, mode: str, k: int, zero_from_dflash: bool = True) -> tuple
 
 
 def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | None = None, distinct: bool = True,
-                alt_first: bool = False, zero_from_dflash: bool = True, progress=None) -> dict:
+                zero_from_dflash: bool = True, progress=None) -> dict:
     """α per mode (and K) over the stored answers: {"dflash": α, "dflash2/K": α, "d2sd/K": α}."""
     seconds = {"dflash": dflash}
     if vp is not None:
         seconds["vp"] = vp
     drafts = []
     for s in seqs:
-        d = draft_answer(target, dflash, seconds, s.tokens, s.loss_mask, s.feats, gamma, max_new, distinct, alt_first)
+        d = draft_answer(target, dflash, seconds, s.tokens, s.loss_mask, s.feats, gamma, max_new, distinct)
         if d is not None:
             drafts.append(d)
         if progress is not None:
