@@ -57,11 +57,18 @@ def acceptance_rate(stats, block_size: int | None) -> float | None:
     return drafted / (stats.cycles * (block_size - 1))
 
 
+def _branch(winner: str) -> tuple[int, int]:
+    """"vp3" → (3, 1); "vp0/2" → (0, 2): the branch after 3 draft tokens, its 2nd-best alternative."""
+    i, _, j = winner[2:].partition("/")
+    return int(i or 0), int(j or 1)
+
+
 def winner_label(winner: str) -> str:
     if winner == "dflash":
         return "DFlash row"
     if winner.startswith("vp"):
-        return f"VP branch {winner[2:]}"
+        i, j = _branch(winner)
+        return f"VP branch {i}" if j == 1 else f"VP branch {i} (alt {j})"
     return "bonus only"
 
 
@@ -72,7 +79,7 @@ def winner_shares(stats) -> list[tuple[str, float]]:
         return []
 
     def order(w: str):
-        return (0, 0) if w == "dflash" else (1, int(w[2:] or 0)) if w.startswith("vp") else (2, 0)
+        return (0, 0, 0) if w == "dflash" else (1, *_branch(w)) if w.startswith("vp") else (2, 0, 0)
 
     return [(winner_label(w), n / total) for w, n in sorted(stats.winners.items(), key=lambda kv: order(kv[0]))]
 

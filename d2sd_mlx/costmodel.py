@@ -4,7 +4,8 @@ What a cycle can cost (seconds):
 - `step`: one plain target step (one token through the stock layers, tap features kept);
 - `verify(n)`: one tree verify over n ≥ 2 nodes, modelled as a + b·n;
 - `dflash`: one DFlash pass over [anchor, MASK × (γ-1)];
-- `vp(k)`: one batched VP pass over k rows of γ tokens, modelled as v0 + v1·(k·γ).
+- `vp(k)`: the VP stage for k branches (two batched passes over k rows of γ tokens: the branch
+  tokens, then the re-anchored tails), modelled as v0 + v1·(k·γ).
 
 `calibrate` measures them with a few forwards on fresh caches (about a second for SmolLM2-135M on
 an idle 2-core CPU). `load_or_calibrate` caches the result as JSON under
@@ -32,7 +33,7 @@ import numpy as np
 
 from metal_kernels import pack_mask
 
-SCHEMA = 2  # bump when the calibration's contents change: older files are then redone
+SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
 _MEMO: dict[str, "CostModel"] = {}
 
 
@@ -249,7 +250,7 @@ def calibrate(target, drafter, vp_drafter, gamma: int, context: int = 32, reps: 
     for k in VP_ROWS:
         run = draft(second, k, [True])
         run()
-        times.append(_best(run, reps))
+        times.append(2 * _best(run, reps))  # the stage is two such passes (decode._branches)
     cal["vp"] = {"k": list(VP_ROWS), "s": times}
     return cal
 

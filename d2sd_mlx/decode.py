@@ -1,9 +1,9 @@
 """The decode loop: one generator serves the modes `ar`, `dflash`, `dflash2` and `d2sd`.
 
 Per cycle: draft a block with the DFlash drafter, pick the top-K likely rejection points from
-its confidences, re-draft their tails with the VP drafter in one batched pass (the branch at
-prefix 0 comes from the DFlash pass itself), merge all rows into a trie, verify it in one target
-pass, walk it with the target's own tokens, commit.
+its confidences, branch there and re-draft the tails with the VP drafter (`_branches`: two
+batched passes, the branch tokens then the re-anchored tails), merge all rows into a trie, verify
+it in one target pass, walk it with the target's own tokens, commit.
 
 With `budget="auto"` a `budget.Budget` decides per cycle how many branches to draft and where, how
 much of each row to verify, and when a plain one-token step (or a run of them) beats drafting.
@@ -21,7 +21,7 @@ from mlx_lm.sample_utils import make_sampler
 
 from metal_kernels import block_diagonal, pack_mask
 
-from .tree import build_tree, top_prefixes, walk
+from .tree import build_tree, top_branches, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
 
 
@@ -34,7 +34,6 @@ class DecodeOptions:
     temp: float = 0.0
     top_p: float = 0.0
     top_k: int = 0
-    distinct_branches: bool = True  # a VP branch's first token differs from the DFlash token it replaces
     budget: str = "fixed"  # "fixed": the paper's tree; "auto": per-cycle selection (budget.py)
 
 
@@ -101,7 +100,6 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
     split_vp = second is not None and second is not drafter
     d_lag: list[mx.array] = [pending]  # committed features the DFlash drafter has not seen yet
     vp_lag: list[mx.array] = [pending] if split_vp else []  # … and the VP drafter
-    offsets = np.arange(gamma)
     draft_sel = mx.arange(1, gamma)
 
     def committed(feats):
@@ -132,66 +130,32 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         d_lag.clear()
         logits = drafter.draft(target, block, positions, ctx, d_cache, one_row_mask, draft_sel)
         probs = mx.softmax(logits.astype(mx.float32), axis=-1)
-        draft = mx.argmax(probs, axis=-1)
-        conf = mx.max(probs, axis=-1)
-        mx.eval(draft, conf)
-        draft = draft.tolist()
-        conf = np.array(conf)
+        if k_branches:  # the DFlash ranking at each position: its draft token, then J = K alternatives
+            rank_tok, rank_p = ranked_tokens(probs, k_branches + 1)
+            draft, conf = rank_tok[:, 0].tolist(), rank_p[:, 0]
+        else:
+            draft, conf = mx.argmax(probs, axis=-1), mx.max(probs, axis=-1)
+            mx.eval(draft, conf)
+            draft, conf = draft.tolist(), np.array(conf)
         t_d = time.perf_counter()
         rows, names = [[anchor] + draft], ["dflash"]
 
-        # 2-3. Top-K rejection points (or the budget's anchors), re-drafted by the VP drafter in one batched pass.
+        # 2-3. The K likeliest branch starts (or the budget's anchors), re-drafted by the second drafter.
         if budget is not None:
-            prefixes = budget.plan(conf)
+            starts = [(i, 1) for i in budget.plan(conf)]
         else:
-            prefixes = top_prefixes(conf, k_branches) if k_branches else []
+            starts = top_branches(conf, rank_p[:, 1:], k_branches) if k_branches else []
         vp_conf, vp_rows_drafted = None, 0
-        if prefixes:
-            n = len(prefixes)
-            fills: dict[int, tuple[list[int], np.ndarray | None]] = {}
-            # A branch at prefix 0 has DFlash's own input [anchor, MASK…], so it comes from the DFlash
-            # pass itself, the specialist of that block (in dflash2 a second pass would repeat it);
-            # the second drafter's pass drafts only the branches at i ≥ 1.
-            vp_pref = [i for i in prefixes if i != 0]
-            vp_rows_drafted = len(vp_pref)
-            if len(vp_pref) < n:
-                fills[0] = _zero_branch(logits, probs, draft, conf, opts.distinct_branches, budget is not None)
-            if vp_pref:
-                m = len(vp_pref)
-                vp_rows = [[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in vp_pref]
-                if m not in row_masks:
-                    row_masks[m] = _masks(gamma, m)
-                flat = mx.array(vp_rows, dtype=mx.int32).reshape(1, -1)
-                pos = mx.array(np.tile(offsets, m) + start, dtype=mx.int32)
-                ctx = None
-                if split_vp:  # the VP drafter's own context cache catches up
-                    ctx = _lagged(vp_lag)
-                    vp_lag.clear()
-                want = mx.array([r * gamma + p for r, i in enumerate(vp_pref) for p in range(i + 1, gamma)])
-                out = second.draft(target, flat, pos, ctx, v_cache, row_masks[m], want)
-                if opts.distinct_branches:
-                    # A branch is anchored where the DFlash token t_{i+1} is likely rejected, and the
-                    # spine already offers t_{i+1}: the branch's first token is the best alternative.
-                    firsts = np.cumsum([0] + [gamma - 1 - i for i in vp_pref[:-1]])
-                    out[mx.array(firsts), mx.array([draft[i] for i in vp_pref])] = -mx.inf
-                if budget is None:
-                    fill, vc = mx.argmax(out, axis=-1).tolist(), None
-                else:  # the budget also needs the VP confidences: one transfer for both
-                    fill = mx.argmax(out, axis=-1)
-                    vc = mx.max(mx.softmax(out.astype(mx.float32), axis=-1), axis=-1)
-                    mx.eval(fill, vc)
-                    fill, vc = fill.tolist(), np.array(vc)
-                j = 0
-                for i in vp_pref:
-                    w = gamma - 1 - i
-                    fills[i] = (fill[j : j + w], vc[j : j + w] if vc is not None else None)
-                    j += w
+        if starts:
+            fills = _branches(second, target, v_cache, vp_lag if split_vp else None, anchor, rank_tok, rank_p, draft,
+                              starts, start, gamma, mask_id, row_masks, budget is not None)
+            vp_rows_drafted = len(starts)
             # Highest r(i) first, so a node cap trims the least likely branches.
-            order = sorted(prefixes, key=lambda i: -_r_value(conf, i))
-            rows += [[anchor] + draft[:i] + fills[i][0] for i in order]
-            names += [f"vp{i}" for i in order]
+            order = sorted(starts, key=lambda b: (-_r_value(conf, b[0]), b[1]))
+            rows += [[anchor] + draft[:i] + fills[i, j][0] for i, j in order]
+            names += [f"vp{i}" if j == 1 else f"vp{i}/{j}" for i, j in order]
             if budget is not None:
-                vp_conf = [fills[i][1] for i in order]
+                vp_conf = [fills[b][1] for b in order]
         if budget is not None:
             chosen = budget.select(rows, names, vp_conf)
             if chosen is None:  # no tree pays for itself this cycle: a plain one-token step
@@ -201,7 +165,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
                 committed(feats)
                 t2 = time.perf_counter()
                 budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, 1)
-                yield Step([anchor], [SOURCE_TARGET], CycleStats(1, "none", 1, len(prefixes), t1 - t0, t2 - t1))
+                yield Step([anchor], [SOURCE_TARGET], CycleStats(1, "none", 1, len(starts), t1 - t0, t2 - t1))
                 continue
             rows, names = chosen
         t1 = time.perf_counter()
@@ -223,22 +187,76 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
         sources.append(SOURCE_TARGET)
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
-        yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(prefixes), t1 - t0, t2 - t1))
+        yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(starts), t1 - t0, t2 - t1))
 
 
-def _zero_branch(logits: mx.array, probs: mx.array, draft: list[int], conf: np.ndarray, distinct: bool,
-                 want_conf: bool):
-    """The prefix-0 branch from the DFlash pass: its best first token other than t_1 (when
-    `distinct`), then its own tail t_2..; returns (tokens after the anchor, confidences or None)."""
-    first = draft[0]
-    if distinct:
-        row0 = mx.where(mx.arange(logits.shape[-1]) == first, -mx.inf, logits[0])
-        first = int(mx.argmax(row0))
-    if not want_conf:
-        return [first] + draft[1:], None
-    c = np.array(conf, dtype=np.float64)
-    c[0] = float(probs[0, first])
-    return [first] + draft[1:], c
+def ranked_tokens(probs: mx.array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of probs [R, V]: the n likeliest tokens and their probabilities, best first."""
+    idx = mx.argpartition(-probs, kth=n - 1, axis=-1)[:, :n]
+    val = mx.take_along_axis(probs, idx, axis=-1)
+    mx.eval(idx, val)
+    idx, val = np.array(idx), np.array(val)
+    order = np.argsort(-val, axis=-1, kind="stable")
+    return np.take_along_axis(idx, order, axis=-1), np.take_along_axis(val, order, axis=-1)
+
+
+def _branches(second, target, v_cache, lag: list | None, anchor: int, rank_tok: np.ndarray, rank_p: np.ndarray,
+              draft: list[int], starts: list[tuple[int, int]], start: int, gamma: int, mask_id: int,
+              row_masks: dict, want_conf: bool) -> dict:
+    """The branch rows at `starts`: {(i, j): (tokens after the anchor, confidences or None)}.
+
+    The branch (i, j) keeps t_1..t_i and replaces t_{i+1} by a branch token: the j-th best alternative
+    to t_{i+1}, taken from DFlash's own ranking (rank_tok/rank_p) at i = 0 (a second pass over
+    [anchor, MASK…] would repeat the DFlash pass) and from one batched pass of the second drafter
+    over [anchor, t_1..t_i, MASK…] at i ≥ 1. A second batched pass re-anchors every branch at its
+    branch token, [anchor, t_1..t_i, b, MASK…], and re-drafts the tail after it, so the tail continues
+    b rather than the t_{i+1} it replaces. `lag`: the committed features the second drafter has not
+    seen yet (None when it shares the DFlash drafter's cache), consumed by its first pass.
+    """
+    first: dict[tuple[int, int], tuple[int, float]] = {}  # (i, j) -> (branch token, its probability)
+
+    def run(rows: list[list[int]], want: list[int]):
+        ctx = None
+        if lag:
+            ctx = _lagged(lag)
+            lag.clear()
+        m = len(rows)
+        if m not in row_masks:
+            row_masks[m] = _masks(gamma, m)
+        flat = mx.array(rows, dtype=mx.int32).reshape(1, -1)
+        pos = mx.array(np.tile(np.arange(gamma), m) + start, dtype=mx.int32)
+        return second.draft(target, flat, pos, ctx, v_cache, row_masks[m], mx.array(want))
+
+    later = sorted({i for i, _ in starts if i != 0})
+    if later:
+        out = run([[anchor] + draft[:i] + [mask_id] * (gamma - 1 - i) for i in later],
+                  [r * gamma + i + 1 for r, i in enumerate(later)])
+        n = max(j for _, j in starts) + 1
+        tok, p = ranked_tokens(mx.softmax(out.astype(mx.float32), axis=-1), n)
+        ranked = {i: [(int(t), float(q)) for t, q in zip(tok[r], p[r]) if t != draft[i]] for r, i in enumerate(later)}
+    for i, j in starts:
+        first[i, j] = (int(rank_tok[0, j]), float(rank_p[0, j])) if i == 0 else ranked[i][j - 1]
+
+    tails = [b for b in starts if b[0] + 2 < gamma]  # (a branch at i = γ-2 ends with its branch token)
+    fill: list[int] = []
+    conf = None
+    if tails:
+        out = run([[anchor] + draft[:i] + [first[i, j][0]] + [mask_id] * (gamma - 2 - i) for i, j in tails],
+                  [r * gamma + p for r, (i, _) in enumerate(tails) for p in range(i + 2, gamma)])
+        if want_conf:  # the budget also needs the confidences: one transfer for both
+            probs = mx.softmax(out.astype(mx.float32), axis=-1)
+            tok, c = mx.argmax(probs, axis=-1), mx.max(probs, axis=-1)
+            mx.eval(tok, c)
+            fill, conf = tok.tolist(), np.array(c)
+        else:
+            fill = mx.argmax(out, axis=-1).tolist()
+    fills, k = {}, 0
+    for b in starts:
+        w = gamma - 2 - b[0] if b in tails else 0
+        t, q = first[b]
+        fills[b] = ([t] + fill[k : k + w], np.concatenate(([q], conf[k : k + w])) if want_conf else None)
+        k += w
+    return fills
 
 
 def _lagged(lag: list[mx.array]) -> mx.array:

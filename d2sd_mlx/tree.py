@@ -20,14 +20,28 @@ def boundary_posterior(conf: np.ndarray) -> np.ndarray:
     return prefix * (1.0 - c)
 
 
-def top_prefixes(conf: np.ndarray, k: int) -> list[int]:
-    """The K most likely numbers of accepted draft tokens, ascending (the paper's Top-K of r(i))."""
-    r = boundary_posterior(conf)
-    k = min(k, len(r))
+def top_branches(conf: np.ndarray, alt: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """The K likeliest branch starts (i, j), sorted: keep the draft tokens t_1..t_i, then take the j-th
+    best alternative (j ≥ 1) to t_{i+1}.
+
+    conf [γ-1]: the drafter's probabilities of t_1..t_{γ-1}; alt [γ-1, J]: its probabilities of the
+    alternatives at each position, best first. The first branch at a point is valued by the paper's
+    r(i) = P(t_1..t_i accepted) · (1 − c_{i+1}) (`boundary_posterior`), the chance that t_{i+1} is
+    where the draft fails; whoever drafts that branch may find the right token even where this
+    drafter ranks it low. Each further alternative j ≥ 2 is valued by its own chance,
+    P(t_1..t_i accepted) · p_j(i+1), so a very likely rejection point can take several branches
+    before an unlikely point gets one. With J = 1 this is the paper's Top-K of r(i).
+    """
+    conf = np.asarray(conf, dtype=np.float64)
+    alt = np.asarray(alt, dtype=np.float64).reshape(len(conf), -1)
+    reach = np.concatenate([[1.0], np.cumprod(conf[:-1])])
+    value = reach[:, None] * alt
+    value[:, 0] = boundary_posterior(conf)
+    k = min(k, value.size)
     if k <= 0:
         return []
-    best = np.argsort(-r, kind="stable")[:k]
-    return sorted(int(i) for i in best)
+    best = np.argsort(-value, axis=None, kind="stable")[:k]
+    return sorted((int(f // alt.shape[1]), int(f % alt.shape[1]) + 1) for f in best)
 
 
 @dataclass

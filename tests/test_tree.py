@@ -3,15 +3,26 @@
 import numpy as np
 import pytest
 
-from d2sd_mlx.tree import boundary_posterior, build_tree, top_prefixes, walk
+from d2sd_mlx.tree import boundary_posterior, build_tree, top_branches, walk
 
 
 def test_paper_worked_example():
     c = [0.95, 0.84, 0.62, 0.70, 0.42]  # γ = 6, the anchor's confidence (1.0) is not scored
     r = boundary_posterior(c)
     np.testing.assert_allclose(r, [0.050, 0.152, 0.303, 0.148, 0.201], atol=6e-4)
-    assert top_prefixes(c, 4) == [1, 2, 3, 4]
-    assert top_prefixes(c, 1) == [2]
+
+
+
+def test_top_branches_first_by_r_then_alternatives_by_their_own_chance():
+    c = np.array([0.95, 0.84, 0.62, 0.70, 0.42])  # r = [0.050, 0.152, 0.303, 0.148, 0.201]
+    alt = np.array([[0.02, 0.01], [0.08, 0.05], [0.20, 0.15], [0.2, 0.05], [0.3, 0.2]])
+    # one alternative per point: the paper's Top-K of r(i), whatever the alternatives' probabilities
+    assert top_branches(c, alt[:, :1], 4) == [(1, 1), (2, 1), (3, 1), (4, 1)]
+    assert top_branches(c, alt[:, :1], 1) == [(2, 1)]
+    # the likeliest rejection point's 2nd alternative (0.62·0.84·0.95·0.15 = 0.120) beats a first
+    # branch at the unlikely point 0 (r = 0.05)
+    assert top_branches(c, alt, 5) == [(1, 1), (2, 1), (2, 2), (3, 1), (4, 1)]
+    assert top_branches(c, alt, 0) == [] and len(top_branches(c, alt, 99)) == alt.size
 
 
 def test_posterior_sums_with_full_acceptance_to_one():

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import mlx.core as mx
 import numpy as np
 
-from ..tree import top_prefixes
+from ..decode import ranked_tokens
+from ..tree import top_branches
 from .blocks import block_mask
 
 _CHUNK = 48  # blocks per drafter pass
@@ -26,12 +27,13 @@ _CHUNK = 48  # blocks per drafter pass
 
 @dataclass
 class Drafts:
-    """Per anchor of one answer: the DFlash draft, its confidences, and each branch's accepted length."""
+    """Per anchor of one answer: the DFlash draft's confidences and ranking, and each branch's accepted length."""
 
     anchors: np.ndarray  # int [A] positions (anchor token = tokens[a])
-    conf: np.ndarray  # float [A, γ-1]
+    conf: np.ndarray  # float [A, γ-1] the DFlash draft tokens' probabilities
+    alt: np.ndarray  # float [A, γ-1, J] … and its J best alternatives' at each position
     spine: np.ndarray  # int [A] accepted tokens of the DFlash row
-    branch: dict  # second drafter name -> int [A, γ-1] accepted tokens of the branch at prefix i
+    branch: dict  # second drafter name -> int [A, γ-1, J] accepted tokens of the branch (i, j)
 
 
 def _hidden(drafter, target, feats: mx.array, tokens: np.ndarray, anchors: np.ndarray, gamma: int) -> mx.array:
@@ -46,6 +48,14 @@ def _hidden(drafter, target, feats: mx.array, tokens: np.ndarray, anchors: np.nd
     return h.reshape(R, gamma, -1)
 
 
+def _ranking(drafter, target, feats, blocks: np.ndarray, anchors: np.ndarray, gamma: int, n: int):
+    """The n likeliest tokens and their probabilities at every drafted position [R, γ-1, n], best first."""
+    h = _hidden(drafter, target, feats, blocks, anchors, gamma)[:, 1:]
+    p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
+    tok, val = ranked_tokens(p.reshape(-1, p.shape[-1]), n)
+    return tok.reshape(len(anchors), gamma - 1, n), val.reshape(len(anchors), gamma - 1, n)
+
+
 def _matched(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Length of the common prefix of each row of pred and truth (int [R])."""
     ok = pred == truth
@@ -53,8 +63,9 @@ def _matched(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: np.ndarray, feats: mx.array,
-                 gamma: int, max_new: int | None = None, distinct: bool = True) -> Drafts | None:
-    """All drafts for one stored answer (the anchors are the answer's positions, its first token onward)."""
+                 gamma: int, max_new: int | None = None, alts: int = 4) -> Drafts | None:
+    """All drafts for one stored answer (the anchors are the answer's positions, its first token
+    onward), with the branches (i, j) for j ≤ `alts` alternatives, built as in `decode._branches`."""
     resp = np.nonzero(loss_mask)[0]
     if len(resp) < 2:
         return None
@@ -64,46 +75,53 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
     mask_id = drafter.config.mask_token_id
     padded = np.concatenate([tokens, np.full(gamma, -1)])  # the last cycle may accept past max_new
     truth = np.stack([padded[a + 1 : a + gamma] for a in anchors])  # [A, γ-1], -1 past the end
-    draft, conf = [], []
+    rank_tok, rank_p = [], []
     for s in range(0, len(anchors), _CHUNK):
         an = anchors[s : s + _CHUNK]
         blocks = np.full((len(an), gamma), mask_id, np.int64)
         blocks[:, 0] = tokens[an]
-        h = _hidden(drafter, target, feats, blocks, an, gamma)[:, 1:]
-        p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
-        d, c = mx.argmax(p, axis=-1), mx.max(p, axis=-1)
-        mx.eval(d, c)
-        draft.append(np.array(d))
-        conf.append(np.array(c))
-    draft, conf = np.concatenate(draft), np.concatenate(conf)
+        t, p = _ranking(drafter, target, feats, blocks, an, gamma, alts + 1)
+        rank_tok.append(t)
+        rank_p.append(p)
+    rank_tok, rank_p = np.concatenate(rank_tok), np.concatenate(rank_p)
+    draft = rank_tok[:, :, 0]
     spine = _matched(draft, truth)
 
     branch = {}
     # Only branches at i ≤ spine (and i ≤ γ-2) can change the outcome; the rest equal the spine's.
     need = [(r, i) for r in range(len(anchors)) for i in range(min(int(spine[r]), gamma - 2) + 1)]
+    k = np.arange(gamma)[None]
     for name, second in seconds.items():
-        got = np.repeat(spine[:, None], gamma - 1, axis=1)
+        got = np.repeat(spine[:, None, None], gamma - 1, axis=1).repeat(alts, axis=2)
         for s in range(0, len(need), _CHUNK):
             part = need[s : s + _CHUNK]
             rows = np.array([r for r, _ in part])
             pref = np.array([i for _, i in part])
-            k = np.arange(gamma)[None]
+            idx = np.arange(len(rows))
             known = np.concatenate([tokens[anchors[rows]][:, None], draft[rows]], axis=1)
-            blocks = np.where(k <= pref[:, None], known, mask_id)
-            h = _hidden(second, target, feats, blocks, anchors[rows], gamma)[:, 1:]
-            logits = target.head(h).astype(mx.float32)  # [R, γ-1, V]
-            if distinct:  # the branch's first token differs from the DFlash token it replaces
-                first = mx.array(pref)[:, None] == mx.arange(gamma - 1)[None]
-                hit = mx.arange(logits.shape[-1])[None, None] == mx.array(draft[rows, pref])[:, None, None]
-                logits = mx.where(first[..., None] & hit, -mx.inf, logits)
-            fill = np.array(mx.argmax(logits, axis=-1))
-            row = np.where(np.arange(gamma - 1)[None] < pref[:, None], draft[rows], fill)
-            got[rows, pref] = _matched(row, truth[rows])
+            # the branch tokens: DFlash's alternatives at prefix 0, the second drafter's at i ≥ 1
+            b_tok = rank_tok[rows, 0, 1:]  # [R, J]
+            if (pref > 0).any():
+                t, _ = _ranking(second, target, feats, np.where(k <= pref[:, None], known, mask_id), anchors[rows],
+                                gamma, alts + 1)
+                t = t[idx, pref]  # [R, J+1] at position i+1, best first
+                keep = t != draft[rows, pref][:, None]
+                later = np.stack([t[r][keep[r]][:alts] for r in range(len(rows))])
+                b_tok = np.where((pref == 0)[:, None], b_tok, later)
+            for j in range(alts):  # re-anchored at the branch token: the tail is drafted after it
+                kn = known.copy()
+                kn[idx, pref + 1] = b_tok[:, j]
+                fill = np.array(mx.argmax(target.head(
+                    _hidden(second, target, feats, np.where(k <= pref[:, None] + 1, kn, mask_id), anchors[rows],
+                            gamma)[:, 1:]), axis=-1))
+                fill[idx, pref] = b_tok[:, j]
+                row = np.where(np.arange(gamma - 1)[None] < pref[:, None], draft[rows], fill)
+                got[rows, pref, j] = _matched(row, truth[rows])
         branch[name] = got
-    return Drafts(anchors, conf, spine, branch)
+    return Drafts(anchors, rank_p[:, :, 0], rank_p[:, :, 1:], spine, branch)
 
 
-def replay(d: Drafts, mode: str, k: int, zero_from_dflash: bool = True) -> tuple[int, int]:
+def replay(d: Drafts, mode: str, k: int) -> tuple[int, int]:
     """Replay one answer's decode: (tokens committed by the cycles, cycles), counted like `Stats.alpha`
     (the last cycle's tokens in full, even past the end)."""
     a, n, cycles, emitted = 0, len(d.anchors), 0, 0
@@ -111,31 +129,29 @@ def replay(d: Drafts, mode: str, k: int, zero_from_dflash: bool = True) -> tuple
         acc = int(d.spine[a])
         if mode != "dflash" and k:
             got = d.branch["dflash" if mode == "dflash2" else "vp"][a]
-            for i in top_prefixes(d.conf[a], k):
-                # the branch at prefix 0 comes from the DFlash pass itself (see decode.py)
-                acc = max(acc, int(d.branch["dflash"][a][0] if i == 0 and zero_from_dflash else got[i]))
+            for i, j in top_branches(d.conf[a], d.alt[a, :, :k], k):
+                acc = max(acc, int(got[i, j - 1]))
         emitted += acc + 1
         a += acc + 1
         cycles += 1
     return emitted, cycles
 
 
-def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | None = None, distinct: bool = True,
-                zero_from_dflash: bool = True, progress=None) -> dict:
+def alpha_table(target, dflash, vp, seqs, gamma: int, ks=(4,), max_new: int | None = None, progress=None) -> dict:
     """α per mode (and K) over the stored answers: {"dflash": α, "dflash2/K": α, "d2sd/K": α}."""
     seconds = {"dflash": dflash}
     if vp is not None:
         seconds["vp"] = vp
     drafts = []
     for s in seqs:
-        d = draft_answer(target, dflash, seconds, s.tokens, s.loss_mask, s.feats, gamma, max_new, distinct)
+        d = draft_answer(target, dflash, seconds, s.tokens, s.loss_mask, s.feats, gamma, max_new, max(ks, default=1))
         if d is not None:
             drafts.append(d)
         if progress is not None:
             progress.update(1)
     out = {}
     for mode, kk in [("dflash", 0)] + [(m, k) for k in ks for m in ("dflash2", "d2sd") if m != "d2sd" or vp is not None]:
-        tot = [replay(d, mode, kk, zero_from_dflash) for d in drafts]
+        tot = [replay(d, mode, kk) for d in drafts]
         key = mode if mode == "dflash" else f"{mode}/K{kk}"
         out[key] = sum(t for t, _ in tot) / max(1, sum(c for _, c in tot))
     return out
