@@ -37,8 +37,8 @@ def make_blocks(tokens: np.ndarray, loss_mask: np.ndarray, n_anchors: int, gamma
     """Sample up to n_anchors distinct anchors among positions whose next token is a response token.
 
     min_prefix 0 also trains VP blocks with no visible draft token ([anchor, MASK…], DFlash's own
-    block): the decode loop anchors a branch there whenever the first draft token is the likeliest
-    rejection, which with small drafters is most cycles.
+    block), as in the paper's Eq. 6. The decode loop never shows the VP drafter that block (the
+    prefix-0 branch token comes from DFlash, see decode._branches), so 1 is the useful default.
     """
     T = len(tokens)
     cand = np.nonzero(loss_mask[1:])[0]  # anchor a such that a+1 is supervised
