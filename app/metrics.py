@@ -58,7 +58,7 @@ def acceptance_rate(stats, block_size: int | None) -> float | None:
 
 
 def _branch(winner: str) -> tuple[int, int]:
-    """"vp3" → (3, 1); "vp0/2" → (0, 2): the branch after 3 draft tokens, its 2nd-best alternative."""
+    """A branch row's name → (draft tokens kept, alternative rank): "vp3" → (3, 1), "vp0/2" → (0, 2)."""
     i, _, j = winner[2:].partition("/")
     return int(i or 0), int(j or 1)
 
