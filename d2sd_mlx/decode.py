@@ -21,7 +21,7 @@ from mlx_lm.sample_utils import make_sampler
 
 from metal_kernels import block_diagonal, pack_mask
 
-from .tree import build_tree, top_branches, walk
+from .tree import boundary_posterior, build_tree, top_branches, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
 
 
@@ -151,7 +151,8 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
                               starts, start, gamma, mask_id, row_masks, budget is not None)
             vp_rows_drafted = len(starts)
             # Highest r(i) first, so a node cap trims the least likely branches.
-            order = sorted(starts, key=lambda b: (-_r_value(conf, b[0]), b[1]))
+            r = boundary_posterior(conf)
+            order = sorted(starts, key=lambda b: (-r[b[0]], b[1]))
             rows += [[anchor] + draft[:i] + fills[i, j][0] for i, j in order]
             names += [f"vp{i}" if j == 1 else f"vp{i}/{j}" for i, j in order]
             if budget is not None:
@@ -278,11 +279,6 @@ def _plain_steps(target, cache, taps, sample: Sampler, anchor: int, n: int) -> I
             nxt = sample(logits[None])
             mx.async_eval(nxt, feats)
         yield int(y[0]), f
-
-
-def _r_value(conf: np.ndarray, i: int) -> float:
-    c = np.asarray(conf, dtype=np.float64)
-    return float(np.prod(c[:i]) * (1.0 - c[i]))
 
 
 def _decode_ar(target, cache, prompt: mx.array, sample: Sampler) -> Iterator[Step]:

@@ -48,12 +48,16 @@ def _hidden(drafter, target, feats: mx.array, tokens: np.ndarray, anchors: np.nd
     return h.reshape(R, gamma, -1)
 
 
-def _ranking(drafter, target, feats, blocks: np.ndarray, anchors: np.ndarray, gamma: int, n: int):
-    """The n likeliest tokens and their probabilities at every drafted position [R, γ-1, n], best first."""
-    h = _hidden(drafter, target, feats, blocks, anchors, gamma)[:, 1:]
+def _ranking(drafter, target, feats, blocks: np.ndarray, anchors: np.ndarray, gamma: int, n: int,
+             at: np.ndarray | None = None):
+    """The n likeliest tokens and their probabilities, best first: at every drafted position
+    [R, γ-1, n], or only at block position at[r] of each row [R, n]."""
+    h = _hidden(drafter, target, feats, blocks, anchors, gamma)
+    h = h[:, 1:] if at is None else h[mx.arange(len(anchors)), mx.array(at)]
     p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
     tok, val = ranked_tokens(p.reshape(-1, p.shape[-1]), n)
-    return tok.reshape(len(anchors), gamma - 1, n), val.reshape(len(anchors), gamma - 1, n)
+    shape = (len(anchors), n) if at is not None else (len(anchors), gamma - 1, n)
+    return tok.reshape(shape), val.reshape(shape)
 
 
 def _matched(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -101,13 +105,12 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
             known = np.concatenate([tokens[anchors[rows]][:, None], draft[rows]], axis=1)
             # the branch tokens: DFlash's alternatives at prefix 0, the second drafter's at i ≥ 1
             b_tok = rank_tok[rows, 0, 1:]  # [R, J]
-            if (pref > 0).any():
-                t, _ = _ranking(second, target, feats, np.where(k <= pref[:, None], known, mask_id), anchors[rows],
-                                gamma, alts + 1)
-                t = t[idx, pref]  # [R, J+1] at position i+1, best first
-                keep = t != draft[rows, pref][:, None]
-                later = np.stack([t[r][keep[r]][:alts] for r in range(len(rows))])
-                b_tok = np.where((pref == 0)[:, None], b_tok, later)
+            m = pref > 0
+            if m.any():  # the second drafter ranks position i+1 after [anchor, t_1..t_i, MASK…]
+                t, _ = _ranking(second, target, feats, np.where(k <= pref[m, None], known[m], mask_id), anchors[rows[m]],
+                                gamma, alts + 1, at=pref[m] + 1)
+                keep = t != draft[rows[m], pref[m]][:, None]
+                b_tok[m] = np.stack([t[r][keep[r]][:alts] for r in range(len(t))])
             for j in range(alts):  # re-anchored at the branch token: the tail is drafted after it
                 kn = known.copy()
                 kn[idx, pref + 1] = b_tok[:, j]
