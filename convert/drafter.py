@@ -18,13 +18,13 @@ from pathlib import Path
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
-from d2sd_mlx.drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, save_drafter
+from d2sd_mlx.drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, check_draft_vocab, save_drafter
 from d2sd_mlx.errors import D2SDError
 
 from . import log
 from .target import CONVERSION_DTYPES, check_against_model, source_dtype
 
-ROOTS = ("fc", "hidden_norm", "norm", "layers")
+ROOTS = ("fc", "hidden_norm", "norm", "layers", "draft_vocab")
 DROPPED_ROOTS = ("embed_tokens", "lm_head")
 STRIP_PREFIXES = ("_orig_mod.", "module.", "draft_model.", "model.", "drafter.")
 RENAMES = (("encoder.fc.", "fc."), ("encoder.output_norm_enc.", "hidden_norm."))
@@ -137,7 +137,11 @@ def write_drafter(weights: dict, origin: dict, raw_config: dict, out_dir: Path, 
     weights, origin = map_names(weights, origin, source)
     model = DFlashDrafter(cfg)
     check_against_model(model, weights, origin, source, what="drafter config")
+    if cfg.draft_vocab_size:
+        check_draft_vocab(weights["draft_vocab"], cfg.vocab_size, origin.get("draft_vocab", source))
     for name, arr in weights.items():
+        if name == "draft_vocab":
+            continue
         if not mx.issubdtype(arr.dtype, mx.floating):
             raise D2SDError(f"{origin.get(name, source)}: tensor {name} has dtype {arr.dtype}; expected floating point")
     model.load_weights(list(weights.items()))

@@ -57,6 +57,7 @@ class DrafterConfig:
     rope_scaling: dict | None = None
     max_position_embeddings: int = 40960
     role: str = ROLE_DFLASH
+    draft_vocab_size: int = 0  # > 0: the drafter predicts over these many token ids only (tensor draft_vocab)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -82,6 +83,9 @@ class DrafterConfig:
         if rope_theta is None:
             rope_theta = (d.get("rope_parameters") or {}).get("rope_theta", 1_000_000.0)
         known = set(cls.__dataclass_fields__) | {"dflash_config", "rope_parameters", "training_mode"}
+        n_draft = d.get("draft_vocab_size") or 0
+        if not isinstance(n_draft, int) or isinstance(n_draft, bool) or not 0 <= n_draft <= d["vocab_size"]:
+            raise D2SDError(f"{source}: draft_vocab_size={n_draft!r} must be an integer in 0..vocab_size ({d['vocab_size']})")
         return cls(
             hidden_size=d["hidden_size"],
             num_hidden_layers=n_layers,
@@ -99,6 +103,7 @@ class DrafterConfig:
             rope_scaling=d.get("rope_scaling"),
             max_position_embeddings=d.get("max_position_embeddings", 40960),
             role=ROLE_VP if d.get("training_mode") == ROLE_VP else ROLE_DFLASH,
+            draft_vocab_size=n_draft,
             extra={k: v for k, v in d.items() if k not in known},
         )
 
@@ -124,6 +129,8 @@ class DrafterConfig:
             dflash_config={"mask_token_id": self.mask_token_id, "target_layer_ids": list(self.target_layer_ids)},
             training_mode=self.role,
         )
+        if self.draft_vocab_size:
+            d["draft_vocab_size"] = self.draft_vocab_size
         return d
 
 
@@ -202,6 +209,13 @@ class ContextCache:
         return self.kv.keys_and_values()
 
 
+class _HeadRows:
+    """The target head's rows for a draft vocabulary, computed once per target (not a parameter)."""
+
+    def __init__(self):
+        self.key, self.rows = None, None
+
+
 class DFlashDrafter(nn.Module):
     def __init__(self, cfg: DrafterConfig):
         super().__init__()
@@ -210,6 +224,37 @@ class DFlashDrafter(nn.Module):
         self.hidden_norm = nn.RMSNorm(cfg.hidden_size, eps=cfg.rms_norm_eps)
         self.layers = [DrafterLayer(cfg) for _ in range(cfg.num_hidden_layers)]
         self.norm = nn.RMSNorm(cfg.hidden_size, eps=cfg.rms_norm_eps)
+        if cfg.draft_vocab_size:
+            # The draft vocabulary (EAGLE-3's idea): sorted target token ids the drafter predicts
+            # over, the same in training and decoding. Stored with the weights, never trained.
+            self.draft_vocab = mx.arange(cfg.draft_vocab_size, dtype=mx.int32)
+            self.freeze(keys=["draft_vocab"], recurse=False)
+        self._head = _HeadRows()
+
+    def set_draft_vocab(self, ids) -> None:
+        """Give a new drafter a draft vocabulary (sorted unique target ids); updates the config."""
+        ids = mx.array(ids, dtype=mx.int32)
+        self.config.draft_vocab_size = int(ids.shape[0])
+        self.draft_vocab = ids
+        self.freeze(keys=["draft_vocab"], recurse=False)
+        self._head = _HeadRows()
+
+    def logits(self, target, h: mx.array) -> mx.array:
+        """Final-normed hidden [..., H] → logits over the target's vocabulary [..., V].
+
+        With a draft vocabulary only its rows of the target head are computed; every other
+        token gets -inf, so argmax, softmax and rankings never pick one.
+        """
+        if not self.config.draft_vocab_size:
+            return target.head(h)
+        if self._head.key is not id(target):
+            self._head.key, self._head.rows = id(target), target.head_rows(self.draft_vocab)
+        small = h @ self._head.rows.astype(h.dtype).T
+        lead = small.shape[:-1]
+        small = small.reshape(-1, small.shape[-1])
+        full = mx.full((small.shape[0], target.vocab_rows), -mx.inf, dtype=small.dtype)
+        full[:, self.draft_vocab] = small
+        return full.reshape(*lead, target.vocab_rows)
 
     def make_cache(self) -> list[ContextCache]:
         return [ContextCache() for _ in self.layers]
@@ -248,7 +293,7 @@ class DFlashDrafter(nn.Module):
     def draft(self, target, tokens: mx.array, positions: mx.array, ctx_feats, cache, visible, select) -> mx.array:
         """Embed `tokens` [1, N] with the target, run the pass, return target-head logits at `select`."""
         h = self(target.embed(tokens), positions, ctx_feats, cache, visible)
-        return target.head(h[0, select])
+        return self.logits(target, h[0, select])
 
     def forward_train(self, block: mx.array, positions: mx.array, ctx_feats: mx.array,
                       ctx_positions: mx.array, mask: mx.array) -> mx.array:
@@ -296,6 +341,8 @@ def load_drafter(path: str | Path, dtype=None) -> DFlashDrafter:
         except Exception as e:  # mlx raises RuntimeError/ValueError on corrupt files
             raise D2SDError(f"{f}: cannot read weights ({e})") from e
     check_weights(model, weights, str(path))
+    if cfg.draft_vocab_size:
+        check_draft_vocab(weights["draft_vocab"], cfg.vocab_size, str(path))
     model.load_weights(list(weights.items()))
     if dtype is not None:
         model.set_dtype(dtype)
@@ -320,12 +367,25 @@ def check_weights(model: nn.Module, weights: dict, source: str) -> None:
             )
 
 
+def check_draft_vocab(ids: mx.array, vocab_size: int, source: str) -> None:
+    """A draft vocabulary must be int ids, sorted, unique and inside the target's vocabulary."""
+    if ids.ndim != 1 or not mx.issubdtype(ids.dtype, mx.integer):
+        raise D2SDError(f"{source}: tensor draft_vocab must be a 1-D integer array, got {ids.dtype} {tuple(ids.shape)}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise D2SDError(f"{source}: draft_vocab names token ids outside 0..{vocab_size - 1} "
+                        f"(min {int(ids.min())}, max {int(ids.max())})")
+    if ids.size > 1 and not bool(mx.all(ids[1:] > ids[:-1])):
+        raise D2SDError(f"{source}: draft_vocab must be sorted and unique")
+
+
 def save_drafter(model: DFlashDrafter, path: str | Path, dtype=None) -> None:
-    """Write config.json + model.safetensors (z-lab layout) into an existing or new folder."""
+    """Write config.json + model.safetensors (z-lab layout) into an existing or new folder.
+
+    dtype casts the floating-point weights only (the draft vocabulary stays int32)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     weights = dict(nn.utils.tree_flatten(model.parameters()))
     if dtype is not None:
-        weights = {k: v.astype(dtype) for k, v in weights.items()}
+        weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     (path / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2) + "\n")

@@ -59,6 +59,16 @@ class Target:
         lm_head = getattr(self.model, "lm_head", None)
         return lm_head(h) if lm_head is not None else self.inner.embed_tokens.as_linear(h)
 
+    def head_rows(self, ids: mx.array) -> mx.array:
+        """Rows `ids` of the output projection [len(ids), H] (tied embedding or lm_head), unquantized."""
+        lm = getattr(self.model, "lm_head", None)
+        mod = lm if lm is not None else self.inner.embed_tokens
+        if hasattr(mod, "scales"):
+            biases = getattr(mod, "biases", None)
+            return mx.dequantize(mod.weight[ids], mod.scales[ids], None if biases is None else biases[ids],
+                                 mod.group_size, mod.bits)
+        return mod.weight[ids]
+
     def make_cache(self) -> list[KVCache]:
         return make_prompt_cache(self.model)
 

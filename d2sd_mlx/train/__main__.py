@@ -219,6 +219,8 @@ def main(argv=None) -> int:
             if init.config.target_layer_ids != drafter.config.target_layer_ids or init.config.num_hidden_layers != a.layers:
                 raise D2SDError(f"--init {a.init}: its taps/layers ({init.config.target_layer_ids}, {init.config.num_hidden_layers}) "
                                 f"do not match this run ({drafter.config.target_layer_ids}, {a.layers})")
+            if init.config.draft_vocab_size:
+                drafter.set_draft_vocab(init.draft_vocab)
             drafter.update(init.parameters())
         evaluate = None
         if a.eval_every and a.eval_data:

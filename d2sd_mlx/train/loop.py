@@ -94,15 +94,6 @@ def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray
     )
 
 
-def head_weight(target) -> mx.array:
-    """The target's output projection [V, H] (tied embedding or lm_head), unquantized."""
-    lm = getattr(target.model, "lm_head", None)
-    mod = lm if lm is not None else target.inner.embed_tokens
-    if hasattr(mod, "scales"):
-        return mx.dequantize(mod.weight, mod.scales, mod.biases, mod.group_size, mod.bits)
-    return mod.weight
-
-
 def loss_fn(drafter: DFlashDrafter, target, batch, head=None):
     """Weighted mean cross-entropy over supervised block positions (Σ w·CE / Σ w).
 
@@ -196,6 +187,8 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
                 raise D2SDError(f"{out}: cannot resume: checkpoint has {key}={prev.get(key)!r}, this run asks for {getattr(cfg, key)!r}")
         latest = out / "latest"
         loaded = load_drafter(latest)
+        if loaded.config.draft_vocab_size and not drafter.config.draft_vocab_size:
+            drafter.set_draft_vocab(loaded.draft_vocab)
         if loaded.config.to_dict() != drafter.config.to_dict():
             raise D2SDError(f"{latest}: cannot resume: its drafter config differs from this run's")
         drafter.update(loaded.parameters())
@@ -212,14 +205,17 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
     order = np.concatenate([order_rng.permutation(len(seqs)) for _ in range(cfg.steps * cfg.batch_seqs // len(seqs) + 2)])
 
     head, remap = None, None
-    if cfg.train_vocab:
+    if cfg.train_vocab and not drafter.config.draft_vocab_size:
         counts = np.bincount(np.concatenate([s.tokens[s.loss_mask > 0] for s in seqs]), minlength=target.vocab_rows)
         keep = np.sort(np.argsort(-counts, kind="stable")[: cfg.train_vocab])
+        drafter.set_draft_vocab(keep)  # the same vocabulary in training and in decoding
+        print(f"draft vocabulary: {len(keep)} tokens covering {counts[keep].sum() / counts.sum():.2%} of response tokens")
+    if drafter.config.draft_vocab_size:
+        keep = np.array(drafter.draft_vocab)
         remap = np.full(target.vocab_rows, -1, np.int64)
         remap[keep] = np.arange(len(keep))
-        head = head_weight(target)[mx.array(keep)]
+        head = target.head_rows(mx.array(keep))
         mx.eval(head)
-        print(f"training softmax over {len(keep)} tokens covering {counts[keep].sum() / counts.sum():.2%} of response tokens")
     value_and_grad = nn.value_and_grad(drafter, lambda m, b: loss_fn(m, target, b, head))
     bar = Progress(cfg.steps, cfg.objective, done=step)
     log = open(out / "log.jsonl", "a")

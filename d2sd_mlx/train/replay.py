@@ -54,7 +54,7 @@ def _ranking(drafter, target, feats, blocks: np.ndarray, anchors: np.ndarray, ga
     [R, γ-1, n], or only at block position at[r] of each row [R, n]."""
     h = _hidden(drafter, target, feats, blocks, anchors, gamma)
     h = h[:, 1:] if at is None else h[mx.arange(len(anchors)), mx.array(at)]
-    p = mx.softmax(target.head(h).astype(mx.float32), axis=-1)
+    p = mx.softmax(drafter.logits(target, h).astype(mx.float32), axis=-1)
     tok, val = ranked_tokens(p.reshape(-1, p.shape[-1]), n)
     shape = (len(anchors), n) if at is not None else (len(anchors), gamma - 1, n)
     return tok.reshape(shape), val.reshape(shape)
@@ -114,7 +114,7 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
             for j in range(alts):  # re-anchored at the branch token: the tail is drafted after it
                 kn = known.copy()
                 kn[idx, pref + 1] = b_tok[:, j]
-                fill = np.array(mx.argmax(target.head(
+                fill = np.array(mx.argmax(second.logits(target,
                     _hidden(second, target, feats, np.where(k <= pref[:, None] + 1, kn, mask_id), anchors[rows],
                             gamma)[:, 1:]), axis=-1))
                 fill[idx, pref] = b_tok[:, j]
