@@ -7,15 +7,36 @@ short code snippet.
 
 This script writes two JSONL files next to itself:
 
-* ``train_prompts.jsonl``: 2000 prompts, 500 per category
-  (``code``, ``math``, ``explain``, ``chat``). Each category is built from our
-  own combinatorial templates and word lists (sampled with a fixed seed) plus
-  25 handwritten prompts.
+* ``train_prompts.jsonl``: 24,000 records, 6,000 per category
+  (``code``, ``math``, ``explain``, ``chat``).
+
+  - ``train-00001`` .. ``train-02000`` are the original set (500 per category,
+    our combinatorial templates sampled with ``SEED`` plus 25 handwritten
+    prompts each), unchanged.
+  - ``train-02001`` .. ``train-24000`` come from a second RNG (``EXT_SEED``):
+    per category 4,600 single-turn prompts from further templates, topics and
+    word lists (more languages, classes, output prediction, regex/git/shell,
+    new math question types and story problems, explanations for different
+    audiences, messages, role play, planning, ...), often with a length or
+    style constraint ("in three bullet points", "keep it under 50 words",
+    "include an example call", "show your steps"), and 900 multi-turn records.
+  - Multi-turn records (3,600, 15%) carry an extra ``"history"``: a list of
+    ``{"role", "content"}`` messages, user/assistant alternating, starting with
+    user and ending with assistant, that precede the final user message in
+    ``"prompt"`` (e.g. a Python function, then "Now do the same in
+    JavaScript."). The assistant turns are short answers written here or
+    computed by our templates (arithmetic, unit conversions, ...).
+
+  Single-turn prompts are distinct up to case and punctuation; records are
+  distinct as whole conversations (history + prompt). The follow-up prompts of
+  multi-turn records repeat across conversations.
 * ``dev_prompts.jsonl``: 80 handwritten prompts, 20 per category, written
   separately with different phrasings and topics. The script asserts that no
-  dev prompt equals (or nearly equals) a training prompt.
+  dev prompt equals (or nearly equals, word-set Jaccard >= 0.7) any user
+  message of a training record, history included.
 
-Every record is ``{"id": ..., "category": ..., "prompt": ...}``.
+Every record is ``{"id": ..., "category": ..., "prompt": ...}`` plus, for
+multi-turn records, ``"history": [{"role": "user", "content": ...}, ...]``.
 
 All templates, word lists and handwritten prompts were written by the d2sd-mlx
 team for this file. No public evaluation set (HumanEval, MBPP, GSM8K, MATH,
@@ -1551,6 +1572,1352 @@ CHAT_HANDWRITTEN = [
 
 
 # ---------------------------------------------------------------------------
+# EXTENSION (records 2001 onwards): more templates, topics, lengths and styles,
+# plus multi-turn records. Everything below was written for this file.
+# ---------------------------------------------------------------------------
+
+EXT_SEED = 20251130
+EXT_SINGLE_PER_CATEGORY = 4600   # single-turn records added per category
+EXT_MULTI_PER_CATEGORY = 900     # multi-turn records added per category (15% of 6,000)
+
+LANGS_MAIN = ["Python", "Python", "Python", "JavaScript", "JavaScript", "TypeScript",
+              "Go", "Rust", "Java", "C", "Ruby", "C#", "Kotlin", "PHP", "Swift"]
+
+NEW_CODE_TASKS = [
+    "returns the number of vowels in each word of a sentence",
+    "checks whether a list of numbers contains any duplicates",
+    "returns the {rank} word in a sentence by length",
+    "turns a list of words into a single comma-separated string",
+    "returns True if a number is between {lo} and {hi}, inclusive",
+    "finds the first character that does not repeat in a string",
+    "counts how many words in a sentence have more than {word_len} letters",
+    "returns the sum of the numbers from 1 to n that are divisible by {div}",
+    "converts a number from 1 to 7 into a day of the week",
+    "converts a grade from 0 to 100 into a letter from A to F",
+    "returns the number of seconds in a given number of {time_unit}",
+    "splits a sentence into words and returns them sorted alphabetically",
+    "removes the first and last character of a string",
+    "returns the middle character of a string, or the middle two if the length is even",
+    "checks whether a string is a valid email address using a simple rule",
+    "counts how many times the word '{word}' appears in a text, ignoring case",
+    "returns a new list with every element multiplied by {factor}",
+    "returns the largest even number in a list, or None if there is none",
+    "returns the positions of every occurrence of a character in a string",
+    "checks whether a number is a multiple of {div}",
+    "returns the number of trailing zeros in an integer",
+    "builds a string of n dashes, like '-----' for n = 5",
+    "repeats a word n times with a space between each copy",
+    "returns how many full weeks fit into a number of days",
+    "returns the first n letters of the alphabet as a string",
+    "checks whether two strings have the same length",
+    "removes every word shorter than {word_len} letters from a sentence",
+    "returns the sum of the squares of a list of numbers",
+    "returns the absolute difference between two numbers",
+    "returns the last digit of an integer",
+    "checks whether a number has exactly {digits} digits",
+    "returns a list of the numbers from 1 to {mid_n} that are not divisible by {div}",
+    "returns the cube of every number in a list",
+    "converts a list of Celsius temperatures into Fahrenheit",
+    "checks whether a string ends with a question mark",
+    "counts the sentences in a paragraph by looking for periods",
+    "returns the longest run of the same character in a string",
+    "returns the two numbers in a list with the largest sum",
+    "returns the total price of a shopping cart given a list of prices and a {tip}% tax",
+    "converts a price in cents into a string like '$12.34'",
+    "returns the number of {coin}s needed to make an amount in cents",
+    "checks whether a string contains at least one uppercase letter",
+    "finds the {rank} value in a dictionary of scores",
+    "merges two dictionaries, with the second one winning on shared keys",
+    "returns the keys of a dictionary whose values are above {threshold}",
+    "returns a list of words that have the same first and last letter",
+    "counts the even and odd numbers in a list and returns both counts",
+    "wraps a long line of text so that no line is longer than {trunc_n} characters",
+    "removes leading and trailing spaces from every string in a list",
+    "returns the acronym of a phrase, like 'portable network graphics' -> 'PNG'",
+]
+
+EXT_SLOTS = {
+    "lo": ["1", "10", "18", "50", "100"],
+    "hi": ["20", "65", "99", "200", "1000"],
+    "div": ["3", "4", "5", "7", "11"],
+    "time_unit": ["minutes", "hours", "days", "weeks"],
+    "word": ["the", "and", "data", "cat", "sun", "code"],
+    "factor": ["2", "3", "10", "-1"],
+    "digits": ["3", "4", "5"],
+    "coin": ["quarter", "dime", "nickel"],
+}
+
+CODE_EXT_PHRASINGS = [
+    "Write a {lang} function that {task}.",
+    "In {lang}, write a function that {task}.",
+    "Could you show me how to write a {lang} function that {task}?",
+    "I'm learning {lang}. How would I write a function that {task}?",
+    "Give me a {lang} function that {task}.",
+    "Write {lang} code for a function that {task}.",
+    "Help me write a {lang} function that {task}.",
+    "Using {lang}, create a function that {task}.",
+    "My homework asks for a {lang} function that {task}. Can you show one and explain it?",
+    "Implement a {lang} function that {task}.",
+    "What is a clean way to write a {lang} function that {task}?",
+    "Write a beginner-friendly {lang} function that {task}.",
+]
+
+CODE_CONSTRAINTS = [
+    " Include an example call.", " Add a comment on each important line.",
+    " Keep it under ten lines.", " Do not use any imports or libraries.",
+    " Explain how it works in one or two sentences.", " Use clear variable names.",
+    " Show the expected output for one example.", " Handle an empty input sensibly.",
+    " Keep the answer short.", " Then explain its time complexity in one sentence.",
+    " Give the code first and a one-line explanation after it.",
+    " Avoid recursion.", " Add a short docstring or header comment.",
+]
+
+CLASS_SPECS = [
+    ("Stack", "with push, pop and peek methods"),
+    ("Queue", "with enqueue and dequeue methods"),
+    ("Rectangle", "with width and height and a method that returns its area"),
+    ("Circle", "with a radius and methods for area and circumference"),
+    ("ShoppingCart", "that can add items with prices and return the total"),
+    ("TodoList", "that can add tasks, mark them done and list the open ones"),
+    ("Counter", "with increment, decrement and reset methods"),
+    ("Thermostat", "that stores a target temperature and can raise or lower it by one degree"),
+    ("Book", "with a title, an author and a method that returns a one-line description"),
+    ("Point", "with x and y and a method that returns the distance to another point"),
+    ("Timer", "that records a start time and returns the elapsed seconds"),
+    ("PiggyBank", "that can add coins and report how much money is inside"),
+    ("Student", "with a name and a list of grades and a method that returns the average grade"),
+    ("Playlist", "that can add songs, remove songs and return the number of songs"),
+    ("Inventory", "that tracks item quantities and can tell whether an item is in stock"),
+    ("Dice", "with a number of sides and a roll method"),
+    ("TrafficLight", "that cycles from green to yellow to red"),
+    ("Library", "that can lend and return books by title"),
+    ("Temperature", "that stores Celsius and can report the value in Fahrenheit"),
+    ("Scoreboard", "that keeps points for two teams and reports the leader"),
+    ("Recipe", "with a name, a list of ingredients and a method that scales the amounts"),
+    ("Wallet", "that can spend money only if there is enough balance"),
+    ("Garden", "that stores plants and reports which ones need water"),
+    ("Password", "that checks whether a password is strong enough"),
+]
+
+CLASS_LANGS = ["Python", "Python", "Python", "JavaScript", "TypeScript", "Java", "C#", "Kotlin", "Ruby", "Swift"]
+
+CLASS_PHRASINGS = [
+    "Write a {lang} class called {name} {spec}.",
+    "Create a simple {name} class in {lang} {spec}.",
+    "Show me a small {lang} class named {name} {spec}, and one example of using it.",
+    "Design a {lang} class {name} {spec}. Keep it short.",
+]
+
+
+def gen_ext_code_func(rng):
+    lang = pick(rng, LANGS_MAIN)
+    if rng.random() < 0.45:
+        task = pick(rng, NEW_CODE_TASKS)
+    else:
+        task, py_only = pick(rng, CODE_TASKS)
+        while py_only and lang != "Python":
+            task, py_only = pick(rng, CODE_TASKS)
+    slots = dict(SLOTS)
+    slots.update(EXT_SLOTS)
+    task = _SLOT_RE.sub(lambda m: pick(rng, slots[m.group(1)]) if m.group(1) in slots else m.group(0), task)
+    if lang != "Python":
+        task = re.sub(r"\ba (array|object)", r"an \1", to_js(task))
+    text = pick(rng, CODE_EXT_PHRASINGS).format(lang=lang, task=task)
+    if rng.random() < 0.5:
+        text += pick(rng, CODE_CONSTRAINTS)
+    return text
+
+
+def gen_ext_code_class(rng):
+    name, spec = pick(rng, CLASS_SPECS)
+    text = pick(rng, CLASS_PHRASINGS).format(lang=pick(rng, CLASS_LANGS), name=name, spec=spec)
+    if rng.random() < 0.3:
+        text += pick(rng, [" Add comments.", " Keep each method to a few lines."] +
+                     ([] if "example" in text else [" Include a short usage example."]))
+    return text
+
+
+LANG_FEATURES = {
+    "Python": ["enumerate()", "zip()", "an f-string", "list slicing like items[1:4]", "a list comprehension",
+               "dict.get()", "try and except", "the with statement", "__init__", "self",
+               "*args and **kwargs", "a decorator", "a generator with yield", "range()", "None",
+               "a mutable default argument", "tuple unpacking", "a set", "the in operator",
+               "a lambda", "map() and filter()", "isinstance()", "the global keyword", "a docstring",
+               "the pass statement", "an assert statement", "string methods like strip() and split()",
+               "the walrus operator :=", "a virtual environment", "pip", "import", "__name__",
+               "a dictionary comprehension", "any() and all()", "sorted() with a key function"],
+    "JavaScript": ["let and const", "an arrow function", "the === operator", "Array.map()", "Array.filter()",
+                   "Array.reduce()", "a promise", "async and await", "a template literal", "the spread operator",
+                   "destructuring", "JSON.stringify()", "addEventListener()", "setTimeout()",
+                   "null and undefined", "typeof", "the this keyword", "a callback function", "localStorage",
+                   "fetch()", "Array.forEach()", "optional chaining ?.", "a closure", "the DOM",
+                   "Object.keys()", "a for...of loop", "strict mode", "a module import"],
+    "SQL": ["a JOIN", "GROUP BY", "the HAVING clause", "a primary key", "a foreign key", "an index",
+            "DISTINCT", "ORDER BY", "LIMIT", "NULL", "COUNT(*)", "a subquery", "a view", "a transaction",
+            "LEFT JOIN", "the LIKE operator"],
+    "Git": ["a commit", "a branch", "git merge", "a pull request", "git rebase", "a .gitignore file",
+            "git stash", "git clone", "git status", "a merge conflict", "git log", "a remote", "git diff",
+            "a tag", "git revert"],
+    "HTML and CSS": ["a div", "a span", "the box model", "flexbox", "a CSS class", "an id attribute",
+                     "a media query", "the alt attribute", "a form", "margin and padding", "a link tag",
+                     "semantic tags like header and footer", "CSS grid", "the z-index property"],
+    "the command line": ["cd", "ls", "pwd", "grep", "a pipe |", "chmod", "an environment variable",
+                         "sudo", "mkdir -p", "cat", "the PATH variable", "redirecting output with >"],
+}
+
+FEATURE_PHRASINGS = [
+    "In {lang}, what is {feat}?",
+    "What does {feat} do in {lang}?",
+    "Explain {feat} in {lang} with a tiny example.",
+    "When would I use {feat} in {lang}?",
+    "I keep seeing {feat} in {lang} code. What is it for?",
+    "Give me a short example of {feat} in {lang} and explain it.",
+    "How would you explain {feat} in {lang} to a beginner?",
+    "What is a common mistake people make with {feat} in {lang}?",
+]
+
+GENERAL_CS = [
+    "an API", "JSON", "an HTTP 404 error", "recursion", "Big-O notation", "a unit test",
+    "a compiler", "an interpreter", "variable scope", "a stack overflow", "a hash table",
+    "a linked list", "binary search", "a race condition", "caching", "version control",
+    "an operating system", "a database index", "encryption", "a password hash", "open source software",
+    "a bug tracker", "pair programming", "code review", "a framework", "a library", "an IDE",
+    "refactoring", "technical debt", "an algorithm", "a data structure", "a boolean",
+    "a floating-point number", "an integer overflow", "a pointer", "garbage collection",
+    "a thread", "an event loop", "a REST endpoint", "a cookie in a web browser", "a URL",
+    "DNS", "an IP address", "a server", "a client", "a cloud service", "a container like Docker",
+    "continuous integration", "a regular expression", "a sorting algorithm", "a queue",
+    "a tree data structure", "a graph", "pseudocode", "a flowchart", "debugging", "a log file",
+    "a configuration file", "an environment variable", "a command-line argument", "Unicode",
+    "ASCII", "a byte", "a bit", "a CPU", "RAM", "a cache hit", "latency", "bandwidth",
+]
+
+CS_PHRASINGS = [
+    "What is {c} in programming?", "Explain {c} in simple words.",
+    "Why do programmers care about {c}?", "Give an everyday analogy for {c}.",
+    "What is {c}? Answer in two or three sentences.", "Explain {c} to someone new to coding.",
+    "In three bullet points, what should a beginner know about {c}?",
+    "What is {c}, and can you give one example?",
+]
+
+
+def gen_ext_code_feature(rng):
+    if rng.random() < 0.55:
+        lang = pick(rng, list(LANG_FEATURES))
+        return pick(rng, FEATURE_PHRASINGS).format(lang=lang, feat=pick(rng, LANG_FEATURES[lang]))
+    return pick(rng, CS_PHRASINGS).format(c=pick(rng, GENERAL_CS))
+
+
+PREDICT_PHRASINGS = [
+    "What does this Python code print?\n\n```python\n{code}\n```",
+    "Predict the output of this Python snippet:\n\n```python\n{code}\n```",
+    "What will be printed, and why?\n\n```python\n{code}\n```",
+    "Trace this Python code and tell me the output:\n\n```python\n{code}\n```",
+]
+
+
+def _py_snippet(rng):
+    k = rng.randrange(14)
+    v = pick(rng, VAR_SEQS)
+    s = pick(rng, VAR_STRS)
+    w = pick(rng, WORDS)
+    nums = ", ".join(str(rng.randint(1, 30)) for _ in range(rng.randint(3, 6)))
+    a, b = rng.randint(7, 60), rng.randint(2, 9)
+    if k == 0:
+        return f"{v} = [{nums}]\nprint({v}[1:3])"
+    if k == 1:
+        return f"{s} = \"{w}\"\nprint(len({s}), {s}.upper())"
+    if k == 2:
+        return f"print({a} // {b}, {a} % {b})"
+    if k == 3:
+        return f"{v} = [{nums}]\nprint(sum({v}), max({v}))"
+    if k == 4:
+        return f"for i in range({b}):\n    if i % 2 == 0:\n        print(i)"
+    if k == 5:
+        return f"{s} = \"{w}\"\nprint({s}[0] + {s}[-1])"
+    if k == 6:
+        return f"x = {a}\nx += {b}\nx *= 2\nprint(x)"
+    if k == 7:
+        return f"{v} = [{nums}]\n{v}.append({b})\nprint(len({v}))"
+    if k == 8:
+        return f"d = {{\"a\": {a}, \"b\": {b}}}\nprint(d.get(\"c\", 0) + d[\"a\"])"
+    if k == 9:
+        return f"{s} = \"{w}\"\nprint({s}.count(\"{w[1]}\"))"
+    if k == 10:
+        return f"print([n * {b} for n in range(1, 4)])"
+    if k == 11:
+        return f"{v} = [{nums}]\nprint(sorted({v}, reverse=True)[0])"
+    if k == 12:
+        return f"a = {a}\nb = {b}\nprint(a > b and b > 0)"
+    return f"{s} = \"{w} {pick(rng, WORDS)}\"\nprint({s}.split()[1])"
+
+
+def gen_ext_code_predict(rng):
+    return pick(rng, PREDICT_PHRASINGS).format(code=_py_snippet(rng))
+
+
+REGEX_TARGETS = [
+    "a US-style phone number like 555-123-4567", "a date in the form YYYY-MM-DD", "a time like 09:45",
+    "a word that starts with a capital letter", "an email address (a simple version)",
+    "a hex color code such as #ff8800", "a whole number with optional minus sign",
+    "a price like $4.99", "any line that ends with a question mark", "two repeated words in a row",
+    "a string made only of letters", "a UK-style postcode (roughly)", "a file name ending in .jpg or .png",
+    "an IPv4 address (roughly)", "a hashtag like #summer", "a twitter-style mention like @sam",
+]
+
+GIT_TASKS = [
+    "undo my last commit but keep the changes", "create a new branch and switch to it",
+    "see which files I have changed", "throw away my local changes to one file",
+    "rename a branch", "see the history of one file", "delete a branch I no longer need",
+    "combine my last three commits into one", "ignore all .log files", "copy a repository from GitHub",
+    "save work in progress without committing", "see the difference between two branches",
+    "fix the message of my last commit", "get the newest changes from the remote",
+    "find which commit introduced a bug", "tag a release as v1.0",
+]
+
+SHELL_EXT_TASKS = [
+    "finds every file larger than 100 MB in my home folder", "shows how much disk space is free",
+    "counts how many files are in a folder", "prints the last 20 lines of a log file",
+    "searches every .txt file for the word 'error'", "renames all .jpeg files to .jpg",
+    "shows which process is using the most memory", "makes a script executable",
+    "creates a compressed archive of a folder", "downloads a file from a URL",
+    "sorts the lines of a file and removes duplicates", "shows the current date and time",
+    "prints the size of each subfolder", "replaces 'cat' with 'dog' in a text file",
+    "lists files sorted by modification time", "follows a log file as new lines are written",
+]
+
+
+TOOL_CONSTRAINTS = [" Explain each part briefly.", " Give one example.", " Keep the answer short.",
+                    " Show what it does on a small sample.", " Mention one common pitfall.",
+                    " I'm a beginner, so please keep it simple."]
+
+
+def gen_ext_code_tools(rng):
+    text = _code_tool_question(rng)
+    if rng.random() < 0.7:
+        text += pick(rng, TOOL_CONSTRAINTS)
+    return text
+
+
+def _code_tool_question(rng):
+    k = rng.randrange(3)
+    if k == 0:
+        t = pick(rng, REGEX_TARGETS)
+        return pick(rng, ["Write a regular expression that matches {t}.",
+                          "Give me a regex for {t}, and explain each part.",
+                          "What regular expression would match {t}? Show a Python example using it."]).format(t=t)
+    if k == 1:
+        t = pick(rng, GIT_TASKS)
+        return pick(rng, ["How do I {t} with git?", "What git command do I use to {t}?",
+                          "In git, how can I {t}? Show the command.",
+                          "I need to {t} in git. What should I type?"]).format(t=t)
+    t = pick(rng, SHELL_EXT_TASKS)
+    return pick(rng, ["Write a Linux shell command that {t}.", "What bash command {t}?",
+                      "Give me a one-line terminal command that {t}, and explain it.",
+                      "On macOS or Linux, which command {t}?"]).format(t=t)
+
+
+BUG_TEMPLATES = [
+    ("def total({v}):\n    result = 0\n    for x in {v}:\n        result = x\n    return result", "add up all the numbers in a list"),
+    ("def is_adult(age):\n    if age > {n}:\n        return True\n    return False", "return True for people who are {n} or older"),
+    ("def first_n({v}, n):\n    return {v}[1:n]", "return the first n items of a list"),
+    ("def count_words({s}):\n    return len({s}.split(\",\"))", "count the words in a sentence separated by spaces"),
+    ("def square_all({v}):\n    for x in {v}:\n        x = x * x\n    return {v}", "square every number in a list"),
+    ("{s} = \"{w}\"\nprint(\"Length: \" + len({s}))", "print the length of a word"),
+    ("def average({v}):\n    return sum({v}) / {n}", "return the average of any list"),
+    ("def contains({v}, target):\n    for x in {v}:\n        if x == target:\n            return True\n        else:\n            return False", "tell whether a value is anywhere in a list"),
+    ("def biggest(a, b):\n    if a > b:\n        return b\n    return a", "return the larger of two numbers"),
+    ("count = 0\nwhile count < {n}:\n    print(count)", "print the numbers from 0 to {m}"),
+    ("def shout({s}):\n    {s}.upper()\n    return {s}", "return the text in capital letters"),
+    ("function double(arr) {{\n  arr.map(n => n * 2);\n  return arr;\n}}", "return a new array with every number doubled"),
+    ("const price = \"{n}\";\nconst total = price + 5;\nconsole.log(total);", "add 5 to the price and print the result"),
+]
+
+
+def gen_ext_code_bug(rng):
+    code, goal = pick(rng, BUG_TEMPLATES)
+    n = rng.randint(3, 21)
+    fill = dict(v=pick(rng, VAR_SEQS), s=pick(rng, VAR_STRS), w=pick(rng, WORDS), n=n, m=n - 1)
+    code, goal = code.format(**fill), goal.format(**fill)
+    form = pick(rng, [
+        "This code should {goal}, but it gives the wrong result. What is the bug?\n\n```\n{code}\n```",
+        "Can you fix this? It is supposed to {goal}.\n\n```\n{code}\n```",
+        "I wrote this to {goal}. Why doesn't it work?\n\n```\n{code}\n```",
+        "Spot the mistake in this code, which should {goal}, and show the corrected version.\n\n```\n{code}\n```",
+    ])
+    return form.format(goal=goal, code=code)
+
+
+def wrap_old(gen, suffixes, p=0.7):
+    """An existing generator with a style or length constraint appended most of the time."""
+    def g(rng):
+        text, _ = gen(rng)
+        if rng.random() < p:
+            text += pick(rng, suffixes)
+        return text
+    g.__name__ = f"wrap_{gen.__name__}"
+    return g
+
+
+EXT_CODE_GENERATORS = [
+    (gen_ext_code_func, 1900), (gen_ext_code_class, 350), (gen_ext_code_feature, 900),
+    (gen_ext_code_predict, 550), (gen_ext_code_tools, 450), (gen_ext_code_bug, 450),
+    (wrap_old(gen_code_howto, CODE_CONSTRAINTS), 300), (wrap_old(gen_code_sql, [
+        " Explain the query briefly.", " Keep it to one query.", " Add a comment explaining each clause."]), 150),
+    (wrap_old(gen_code_concept, [" Answer in two sentences.", " Give a short example.",
+                                 " Use three bullet points.", " Keep it under 60 words."]), 450),
+]
+
+
+MATH_STYLES = [
+    " Show your steps.", " Explain your reasoning briefly.", " Give just the final answer.",
+    " Show the working in two or three lines.", " Check your answer at the end.",
+    " Explain it like you would to a classmate.", " Answer in one sentence.",
+    " Use a short step-by-step list.",
+]
+
+MATH_OPENERS = ["", "", "", "", "Quick question: ", "Can you help me with this? ",
+                "I'm practicing for a test. ", "My little brother asked me this: ",
+                "Homework check: ", "Here's a puzzle. "]
+
+PLACES = ["school", "the park", "the library", "the market", "the pool", "work", "the museum",
+          "the train station", "the beach", "a friend's house"]
+FOODS = ["pizza", "pie", "cake", "lasagna", "chocolate bar", "loaf of bread", "watermelon"]
+JOBS = ["paints fences", "walks dogs", "washes cars", "mows lawns", "tutors students", "delivers flyers",
+        "babysits", "bakes cookies to sell", "repairs bikes", "sells lemonade"]
+
+
+def _math_core(r):
+    """One self-contained math question (our own numbers and contexts)."""
+    k = r.randrange(34)
+    a, b = two_names(r)
+    thing = pick(r, COUNTABLES)
+    if k == 0:
+        x, y = round(r.uniform(1, 99), 2), round(r.uniform(1, 99), 2)
+        return f"What is {x} + {y}?"
+    if k == 1:
+        x, y = round(r.uniform(2, 20), 1), r.randint(2, 9)
+        return pick(r, ["What is {x} × {y}?", "Multiply {x} by {y}."]).format(x=x, y=y)
+    if k == 2:
+        p, n = pick(r, [5, 10, 15, 20, 25, 30, 40, 50, 75]), r.randint(2, 40) * 20
+        return pick(r, ["What is {p}% of {n}?", "Find {p} percent of {n}.", "How much is {p}% of {n}?"]).format(p=p, n=n)
+    if k == 3:
+        x, c = r.randint(2, 12), r.randint(1, 30)
+        m = r.randint(2, 9)
+        return pick(r, ["Solve for x: {m}x + {c} = {t}.", "If {m}x + {c} = {t}, what is x?",
+                        "Find x when {m}x + {c} = {t}."]).format(m=m, c=c, t=m * x + c)
+    if k == 4:
+        x, m = r.randint(2, 15), r.randint(2, 8)
+        c = r.randint(1, m * x - 1)
+        return f"Solve {m}x - {c} = {m * x - c}."
+    if k == 5:
+        x, c = r.randint(1, 9), r.randint(1, 12)
+        return f"If x = {x}, what is x² + {c}?"
+    if k == 6:
+        s, d = r.randint(1, 20), r.randint(2, 9)
+        seq = ", ".join(str(s + d * i) for i in range(4))
+        return pick(r, ["What number comes next: {seq}, ...?", "Find the next number in the pattern {seq}.",
+                        "What is the rule for the sequence {seq}, and what comes next?"]).format(seq=seq)
+    if k == 7:
+        s, q = r.randint(1, 5), r.choice([2, 3])
+        seq = ", ".join(str(s * q ** i) for i in range(4))
+        return f"What comes next in {seq}? Explain the pattern."
+    if k == 8:
+        red, blue = r.randint(2, 9), r.randint(2, 9)
+        col = pick(r, ["red", "blue"])
+        return f"A bag has {red} red marbles and {blue} blue marbles. If you pick one without looking, what is the probability it is {col}?"
+    if k == 9:
+        t = pick(r, ["an even number", "a number greater than 4", "a 6", "a number less than 3", "an odd number", "a prime number"])
+        return f"When you roll a fair six-sided die, what is the probability of getting {t}?"
+    if k == 10:
+        n = r.randint(2, 4)
+        return f"If you flip a fair coin {n} times, what is the probability that every flip is heads?"
+    if k == 11:
+        l, w, h = r.randint(2, 12), r.randint(2, 12), r.randint(2, 12)
+        return pick(r, ["What is the volume of a box that is {l} cm long, {w} cm wide and {h} cm tall?",
+                        "A fish tank measures {l} by {w} by {h} inches. What is its volume?"]).format(l=l, w=w, h=h)
+    if k == 12:
+        x, y = r.randint(20, 80), r.randint(20, 80)
+        return f"Two angles of a triangle are {x}° and {y}°. What is the third angle?"
+    if k == 13:
+        d, t = r.randint(2, 9) * 30, r.choice([2, 3, 5, 6])
+        return pick(r, ["A train travels {d} km in {t} hours. What is its average speed?",
+                        "{a} drives {d} miles in {t} hours. How fast is {a} going on average?"]).format(d=d, t=t, a=a)
+    if k == 14:
+        sp, t = r.randint(3, 15), r.randint(2, 6)
+        return f"{a} cycles at {sp} km per hour for {t} hours. How far does {a} go?"
+    if k == 15:
+        p, rate, y = r.randint(2, 20) * 100, r.choice([2, 3, 4, 5]), r.randint(2, 5)
+        return f"How much simple interest does ${p} earn at {rate}% per year for {y} years?"
+    if k == 16:
+        price, off = r.randint(4, 40) * 5, pick(r, [10, 20, 25, 50])
+        item = pick(r, SINGLE_ITEMS)
+        return pick(r, ["A {item} costs ${price} and is {off}% off. What is the sale price?",
+                        "{a} buys a {item} marked ${price} with a {off}% discount. How much does {a} pay?"]).format(item=item, price=price, off=off, a=a)
+    if k == 17:
+        old, new = r.randint(2, 20) * 10, r.randint(2, 20) * 10
+        while new == old:
+            new = r.randint(2, 20) * 10
+        return f"A price changed from ${old} to ${new}. What is the percent change?"
+    if k == 18:
+        cm, km = r.choice([1, 2, 5]), r.choice([2, 5, 10, 25])
+        d = r.randint(2, 12)
+        return f"On a map, {cm} cm stands for {km} km. Two towns are {d * cm} cm apart on the map. How far apart are they really?"
+    if k == 19:
+        ta, tb = r.choice([2, 3, 4, 6]), r.choice([3, 4, 6, 12])
+        return f"{a} can paint a room in {ta} hours and {b} can paint it in {tb} hours. How long does it take them working together?"
+    if k == 20:
+        x, y = sorted(r.sample([2, 3, 4, 5, 6, 8, 9, 10, 12], 2))
+        n1, n2 = r.randint(1, x - 1) if x > 2 else 1, r.randint(1, y - 1)
+        return pick(r, ["Which is larger, {n1}/{x} or {n2}/{y}?", "Compare {n1}/{x} and {n2}/{y}. Which is bigger?"]).format(n1=n1, x=x, n2=n2, y=y)
+    if k == 21:
+        n = r.randint(4, 3999)
+        return pick(r, ["Write {n} in Roman numerals.", "How do you write {n} as a Roman numeral?"]).format(n=n)
+    if k == 22:
+        n = r.choice([12, 18, 24, 30, 36, 40, 45, 48, 56, 60, 72, 84, 90, 96, 100, 120, 126, 150, 180, 210])
+        return pick(r, ["What is the prime factorization of {n}?", "Break {n} into prime factors."]).format(n=n)
+    if k == 23:
+        vals = [r.randint(1, 20) for _ in range(r.randint(5, 7))]
+        stat = pick(r, ["mean", "median", "mode", "range", "mean and median"])
+        return f"Find the {stat} of these numbers: {', '.join(map(str, vals))}."
+    if k == 24:
+        x, y = r.randint(2, 9), r.randint(2, 9)
+        tot = (x + y) * r.randint(2, 8)
+        return f"{a} and {b} share {tot} {thing} in the ratio {x}:{y}. How many does each get?"
+    if k == 25:
+        h1, m1 = r.randint(6, 11), pick(r, [0, 10, 15, 20, 30, 40, 45, 50])
+        dh, dm = r.randint(0, 3), pick(r, [5, 15, 25, 35, 50])
+        return f"A movie starts at {h1}:{m1:02d} and lasts {dh} hours and {dm} minutes. What time does it end?"
+    if k == 26:
+        x, y = r.randint(2, 30), r.randint(2, 30)
+        return pick(r, ["What is the least common multiple of {x} and {y}?", "Find the greatest common factor of {x} and {y}."]).format(x=x, y=y)
+    if k == 27:
+        n = r.randint(100, 9999)
+        d = pick(r, [2, 3, 4, 5, 6, 9, 10])
+        return f"Is {n} divisible by {d}? Use a divisibility rule to explain."
+    if k == 28:
+        w, h = r.randint(2, 20), r.randint(2, 20)
+        shape = pick(r, ["rectangle", "rectangular garden", "rectangular rug", "rectangular poster"])
+        what = pick(r, ["area", "perimeter", "area and perimeter"])
+        return f"A {shape} is {w} m by {h} m. What is its {what}?"
+    if k == 29:
+        rad = r.randint(1, 15)
+        what = pick(r, ["area", "circumference"])
+        return f"What is the {what} of a circle with radius {rad} cm? Use π ≈ 3.14."
+    if k == 30:
+        a3, b3 = r.choice([(3, 4), (5, 12), (6, 8), (8, 15), (9, 12), (7, 24)])
+        return f"A right triangle has legs of {a3} and {b3}. How long is the hypotenuse?"
+    if k == 31:
+        n, per, job = r.randint(2, 9), r.randint(3, 25), pick(r, JOBS)
+        w = r.randint(2, 6)
+        return f"{a} {job} and earns ${per} each time. {a} does it {n} times a week for {w} weeks. How much does {a} earn?"
+    if k == 32:
+        food, sl, ppl = pick(r, FOODS), r.choice([6, 8, 10, 12]), r.choice([2, 3, 4, 5])
+        return f"A {food} is cut into {sl} equal slices and {ppl} friends share it equally. How many slices does each get, and how many are left over?"
+    x = r.randint(2, 9)
+    e = r.randint(2, 4)
+    return pick(r, ["What is {x} to the power of {e}?", "Calculate {x}^{e}.", "What is {x} raised to the {e}th power?"]).format(x=x, e=e)
+
+
+def gen_ext_math_core(rng):
+    return pick(rng, MATH_OPENERS) + _math_core(rng) + (pick(rng, MATH_STYLES) if rng.random() < 0.55 else "")
+
+
+STORY_SETUPS = [
+    "{a} is saving for a {item} that costs ${cost}. {a} already has ${have} and saves ${per} a week. How many weeks until {a} can buy it?",
+    "A school trip needs {n} seats. Each bus holds {cap} students. How many buses are needed?",
+    "{a} reads {per} pages a day. The book has {total} pages. How many days will it take to finish?",
+    "A farmer plants {rows} rows of {crop} with {per} plants in each row. How many plants is that?",
+    "{a} has {have} {thing}. {b} has {per} more than {a}. How many do they have together?",
+    "A water tank fills at {per} liters per minute. How long does it take to fill {total} liters?",
+    "{a} bought {n} {shop} for ${per} each and paid with a ${note} bill. How much change did {a} get?",
+    "A club has {n} members. {frac} of them came to the meeting. How many came?",
+    "{a} runs {per} km every day except Sunday. How far does {a} run in {w} weeks?",
+    "A baker makes {n} {food}s a day and sells them for ${per} each. How much money comes in over {w} days?",
+    "{a} is {age} years old. {b} is {per} years older. How old will {b} be in {w} years?",
+    "A phone plan costs ${per} a month plus ${have} to sign up. What is the total for {w} months?",
+    "A garden path is {total} meters long. Lamps are placed every {per} meters, starting at one end. How many lamps are there?",
+    "{a} splits ${total} equally among {n} friends. How much does each friend get?",
+    "A recipe needs {per} eggs for {n} people. How many eggs are needed for {m} people?",
+    "{a} spends {frac} of ${total} on a {item}. How much money is left?",
+]
+
+CROPS = ["lettuce", "carrots", "corn", "beans", "tomatoes", "sunflowers", "cabbages", "peppers"]
+FRACS = ["a half", "a quarter", "a third", "three quarters", "two thirds", "a fifth"]
+
+
+def gen_ext_math_story(rng):
+    a, b = two_names(rng)
+    form = pick(rng, STORY_SETUPS)
+    n = rng.randint(3, 12)
+    per = rng.randint(2, 15)
+    text = form.format(
+        a=a, b=b, item=pick(rng, SINGLE_ITEMS), cost=rng.randint(6, 40) * 5, have=rng.randint(2, 30),
+        per=per, n=n, m=n * rng.randint(2, 3), cap=pick(rng, [20, 30, 40, 45, 50]),
+        total=rng.randint(5, 40) * 12, rows=rng.randint(3, 15), crop=pick(rng, CROPS), thing=pick(rng, COUNTABLES),
+        shop=pick(rng, SHOP_ITEMS), note=next(v for v in (20, 50, 100, 200) if v > n * per), frac=pick(rng, FRACS), w=rng.randint(2, 6),
+        food=pick(rng, ["cake", "pie", "bagel", "muffin", "baguette"]), age=rng.randint(6, 40))
+    text = re.sub(r"\. ([a-z])", lambda m: ". " + m.group(1).upper(), text)
+    return pick(rng, MATH_OPENERS) + text + (pick(rng, MATH_STYLES) if rng.random() < 0.6 else "")
+
+
+MATH_CONCEPTS = [
+    "a prime number", "a fraction", "a decimal", "a percentage", "an equation", "a variable",
+    "the order of operations", "an average", "the median", "a ratio", "a proportion", "area",
+    "perimeter", "volume", "an angle", "a right angle", "parallel lines", "a function",
+    "a negative number", "an exponent", "a square root", "pi", "probability", "a graph",
+    "the slope of a line", "a factor", "a multiple", "a remainder", "rounding", "estimation",
+    "a coordinate plane", "symmetry", "a polygon", "the Pythagorean theorem", "an integer",
+    "a common denominator", "long division", "place value", "scientific notation", "a mean",
+    "simple interest", "compound interest", "a pie chart", "a bar chart", "an inequality",
+]
+
+MATH_CONCEPT_PHRASINGS = [
+    "What is {c} in math?", "Explain {c} with a simple example.", "How would you teach {c} to a ten-year-old?",
+    "Why is {c} useful in everyday life?", "Give me two quick examples of {c}.",
+    "What is {c}? Keep it under 50 words.", "Explain {c} in three bullet points.",
+    "What is a common mistake students make with {c}?",
+]
+
+MATH_COMPARE = [
+    ("area", "perimeter"), ("mean", "median"), ("a factor", "a multiple"), ("a ratio", "a fraction"),
+    ("an equation", "an expression"), ("a prime number", "a composite number"), ("radius", "diameter"),
+    ("speed", "velocity"), ("simple interest", "compound interest"), ("a square", "a rhombus"),
+    ("permutations", "combinations"), ("an integer", "a whole number"), ("volume", "surface area"),
+]
+
+
+def gen_ext_math_concept(rng):
+    if rng.random() < 0.75:
+        return pick(rng, MATH_CONCEPT_PHRASINGS).format(c=pick(rng, MATH_CONCEPTS))
+    x, y = pick(rng, MATH_COMPARE)
+    return pick(rng, ["What is the difference between {x} and {y}?", "How is {x} different from {y}? Give an example.",
+                      "Explain {x} versus {y} in two sentences."]).format(x=x, y=y)
+
+
+def gen_ext_math_mental(rng):
+    a, b = rng.randint(11, 99), rng.randint(11, 99)
+    k = rng.randrange(6)
+    if k == 0:
+        return f"What is a quick way to multiply {a} by {pick(rng, [5, 9, 11, 25, 99])} in your head?"
+    if k == 1:
+        return f"Estimate {a * 37} ÷ {b} without a calculator, and explain how you estimated."
+    if k == 2:
+        return f"Is {a} × {b} closer to {a * b // 100 * 100} or {(a * b // 100 + 1) * 100}? Explain without working it out exactly."
+    if k == 3:
+        return f"How can I check that {a} + {b} = {a + b} quickly?"
+    if k == 4:
+        n = rng.randint(100, 999)
+        return f"Round {n} to the nearest ten and to the nearest hundred."
+    return f"Double {a}, then halve {b * 2}. What do you get when you add the results?"
+
+
+EXT_MATH_GENERATORS = [
+    (gen_ext_math_core, 2900), (gen_ext_math_story, 1100), (gen_ext_math_concept, 300),
+    (gen_ext_math_mental, 300),
+    (wrap_old(gen_math_arith, MATH_STYLES, 0.9), 300), (wrap_old(gen_math_word, MATH_STYLES, 0.9), 300),
+    (wrap_old(gen_math_units, MATH_STYLES, 0.9), 150), (wrap_old(gen_math_percent, MATH_STYLES, 0.9), 150),
+]
+
+
+MECHANISMS = [
+    "a thermostat", "a bicycle gear", "a refrigerator", "a microwave oven", "a solar panel",
+    "a wind turbine", "a smoke detector", "a zipper", "a ballpoint pen", "a flush toilet",
+    "an elevator", "an escalator", "a touchscreen", "a barcode scanner", "a GPS receiver",
+    "a hearing aid", "a compass", "a thermometer", "a parachute", "a submarine",
+    "a hot air balloon", "a vaccine", "a credit card", "a traffic light", "a dishwasher",
+    "a washing machine", "a camera lens", "a lock and key", "a light bulb", "an LED",
+    "a battery", "a car engine", "an electric car", "a dam", "a water filter", "a sailboat",
+    "a helicopter", "a rocket", "a seatbelt", "an airbag", "a pressure cooker", "a kettle",
+    "a doorbell", "a piano", "a drum", "a guitar", "a microphone", "a loudspeaker",
+    "a 3D printer", "a QR code", "Wi-Fi", "Bluetooth", "a search engine", "email",
+    "a spam filter", "noise-cancelling headphones", "a sundial", "a water tower",
+    "a recycling plant", "a compost heap", "a beehive", "a spider web", "a bird's nest",
+    "the human heart", "the lungs", "the kidneys", "the immune system", "the eye",
+    "the ear", "taste buds", "muscles", "bones", "sleep", "memory", "digestion",
+    "a volcano", "an earthquake", "a hurricane", "a tornado", "a rainbow", "lightning",
+    "the water cycle", "the seasons", "the tides", "photosynthesis", "pollination",
+    "a seed sprouting", "bird migration", "hibernation", "a caterpillar turning into a butterfly",
+    "the stock market", "a bank loan", "insurance", "an election", "a jury trial",
+    "a library catalog", "a post office", "a food bank", "a subway system", "an airport",
+]
+
+EXPLAIN_IDEAS = [
+    "inflation", "supply and demand", "opportunity cost", "a budget deficit", "interest rates",
+    "renewable energy", "climate change", "biodiversity", "evolution", "natural selection",
+    "DNA", "a virus", "bacteria", "antibiotics", "nutrition", "hydration", "exercise",
+    "gravity", "friction", "momentum", "energy conservation", "electric current", "magnetism",
+    "sound", "light", "heat", "temperature", "pressure", "states of matter", "an atom",
+    "a molecule", "the periodic table", "acids and bases", "rust", "fire", "melting",
+    "the Big Bang", "a star", "a planet", "a moon", "a comet", "an eclipse", "a black hole",
+    "time zones", "latitude and longitude", "continents", "an island", "a desert", "a glacier",
+    "a river delta", "weather", "climate", "a cloud", "fog", "snow", "hail",
+    "democracy", "voting", "a law", "a court", "taxes", "trade", "money", "a map",
+    "a calendar", "a leap year", "a language", "a dialect", "grammar", "punctuation",
+    "a library", "a museum", "a newspaper", "an encyclopedia", "fiction", "nonfiction",
+    "a poem", "a novel", "a fable", "a myth", "a documentary", "a podcast", "social media",
+    "privacy online", "a strong password", "misinformation", "critical thinking",
+    "a habit", "motivation", "stress", "teamwork", "leadership", "negotiation", "a goal",
+    "time management", "recycling", "composting", "fair trade", "volunteering",
+]
+
+WHY_CLAUSES = [
+    "the sky turns orange at sunset", "ice floats on water", "we have leap years", "bread goes stale",
+    "cats purr", "dogs wag their tails", "leaves change color in autumn", "the ocean is salty",
+    "we get goosebumps", "onions make people cry", "popcorn pops", "metal feels colder than wood",
+    "the moon has phases", "we yawn", "some people are left-handed", "birds fly south in winter",
+    "soap removes grease", "stars twinkle", "thunder comes after lightning", "mirrors reverse left and right",
+    "we need sleep", "babies sleep so much", "our voices sound different on recordings",
+    "ears pop on airplanes", "the sea looks blue", "ice cream melts faster on a windy day",
+    "a spoon looks bent in a glass of water", "planes leave white trails", "cut apples turn brown",
+    "we feel dizzy after spinning", "coffee keeps people awake", "plants lean toward windows",
+    "the desert gets cold at night", "hot air rises", "fish don't drown", "snowflakes have six sides",
+    "honey never seems to spoil", "bicycles stay upright when moving", "our fingers wrinkle in water",
+    "tea stains mugs", "salt melts ice on roads", "glass is transparent", "rubber bounces",
+    "some animals are nocturnal", "the days are longer in summer", "people have different blood types",
+    "car tires have grooves", "cities are warmer than the countryside", "shadows are longer in the evening",
+    "we see lightning before we hear thunder", "wet sand is firmer than dry sand",
+]
+
+PAIRS_EXT = [
+    ("weather", "climate"), ("a virus", "bacteria"), ("a comet", "an asteroid"), ("a lake", "a pond"),
+    ("a hurricane", "a tornado"), ("a frog", "a toad"), ("a crocodile", "an alligator"),
+    ("speed", "acceleration"), ("mass", "weight"), ("a star", "a planet"), ("a sea", "an ocean"),
+    ("a city", "a town"), ("a democracy", "a monarchy"), ("saving", "investing"),
+    ("a debit card", "a credit card"), ("a fruit", "a vegetable"), ("baking soda", "baking powder"),
+    ("a simile", "a metaphor"), ("a novel", "a short story"), ("an emu", "an ostrich"),
+    ("a moth", "a butterfly"), ("a mountain", "a hill"), ("fog", "mist"), ("a river", "a stream"),
+    ("a rabbit", "a hare"), ("empathy", "sympathy"), ("a hobby", "a job"), ("weather", "season"),
+    ("renewable", "non-renewable energy"), ("a solid", "a liquid"), ("heat", "temperature"),
+    ("an igneous rock", "a sedimentary rock"), ("a meteor", "a meteorite"), ("AM radio", "FM radio"),
+    ("a museum", "a gallery"), ("a recipe", "a menu"), ("a podcast", "a radio show"),
+    ("an email", "a letter"), ("a mammal", "a reptile"), ("a herbivore", "a carnivore"),
+]
+
+EXPLAIN_CONSTRAINTS = [
+    " Answer in three bullet points.", " Keep it under 50 words.", " Use two or three sentences.",
+    " Include one everyday example.", " Explain it simply, as if to a ten-year-old.",
+    " Answer in one sentence.", " Use a numbered list of steps.", " Avoid technical words.",
+    " Start with a one-line summary, then add a little detail.", " Use an analogy.",
+    " Keep it short.", " Give one surprising fact too.", " Answer in a short paragraph.",
+]
+
+EXPLAIN_OPENERS = ["", "", "", "", "", "Quick question: ", "I've always wondered: ",
+                   "My kid asked me this and I didn't know: ", "For a school project: ",
+                   "I'm curious. ", "Can you help me understand something? "]
+
+
+def _explain_core(r):
+    k = r.randrange(10)
+    if k == 0:
+        m = pick(r, MECHANISMS)
+        return pick(r, ["How does {m} work?", "Explain how {m} works.", "What happens inside {m}?",
+                        "Can you describe how {m} works, step by step?"]).format(m=m)
+    if k == 1:
+        m = pick(r, MECHANISMS)
+        return pick(r, ["What are the main parts of {m}?", "What is {m} for, and who uses it?",
+                        "What would life be like without {m}?"]).format(m=m)
+    if k == 2:
+        i = pick(r, EXPLAIN_IDEAS)
+        return pick(r, ["What is {i}?", "Explain {i}.", "What does {i} mean?", "Give me a clear definition of {i}.",
+                        "How would you describe {i} to someone who has never heard of it?"]).format(i=i)
+    if k == 3:
+        i = pick(r, EXPLAIN_IDEAS)
+        return pick(r, ["Why does {i} matter?", "Give an everyday example of {i}.", "Explain {i} with an analogy.",
+                        "What is a common misunderstanding about {i}?"]).format(i=i)
+    if k == 4:
+        w = pick(r, WHY_CLAUSES)
+        return pick(r, ["Why is it that {w}?", "Can you explain why {w}?", "What is the reason that {w}?",
+                        "I'd like to know why {w}."]).format(w=w)
+    if k == 5:
+        x, y = pick(r, PAIRS_EXT)
+        return pick(r, ["What is the difference between {x} and {y}?", "How can you tell {x} from {y}?",
+                        "Compare {x} and {y}.", "{X} or {y}: what sets them apart?"]).format(x=x, y=y, X=x[0].upper() + x[1:])
+    if k == 6:
+        i = pick(r, EXPLAIN_IDEAS + MECHANISMS)
+        return pick(r, ["Tell me three interesting facts about {i}.", "What are the basics of {i} that everyone should know?",
+                        "Summarize {i} in a few sentences."]).format(i=i)
+    if k == 7:
+        c = pick(r, CONCEPTS)
+        return pick(r, ["What is {c}, and why should I care?", "Describe {c} using a comparison to something at home.",
+                        "How is {c} connected to everyday life?"]).format(c=c)
+    if k == 8:
+        w = pick(r, WHY_CLAUSES)
+        return f"Is it true that {w}? If so, why?" if r.random() < 0.3 else f"What is the science behind why {w}?"
+    m = pick(r, MECHANISMS)
+    return pick(r, ["Who invented {m}, roughly, and why was it useful?", "How has {m} changed over time?",
+                    "What problem does {m} solve?"]).format(m=m)
+
+
+def gen_ext_explain_core(rng):
+    core = _explain_core(rng)
+    opener = pick(rng, EXPLAIN_OPENERS)
+    text = (opener if core.endswith("?") or opener.endswith(". ") else "") + core
+    if rng.random() < 0.5:
+        text += pick(rng, EXPLAIN_CONSTRAINTS)
+    return text
+
+
+AUDIENCE_EXT = ["a five-year-old", "a teenager", "my grandmother", "a new employee", "a tourist",
+                "someone who speaks little English", "a science class", "a sports fan", "a busy parent"]
+
+
+def gen_ext_explain_audience(rng):
+    topic = pick(rng, EXPLAIN_IDEAS + MECHANISMS + CONCEPTS)
+    aud = pick(rng, AUDIENCE_EXT)
+    return pick(rng, ["Explain {t} to {a}.", "How would you explain {t} to {a}?",
+                      "Describe {t} for {a} in a few sentences.",
+                      "Write a short explanation of {t} that {a} would understand."]).format(t=topic, a=aud)
+
+
+EXT_EXPLAIN_GENERATORS = [
+    (gen_ext_explain_core, 3900), (gen_ext_explain_audience, 700),
+    (wrap_old(gen_explain_how, EXPLAIN_CONSTRAINTS), 250), (wrap_old(gen_explain_diff, EXPLAIN_CONSTRAINTS), 150),
+    (wrap_old(gen_explain_why, EXPLAIN_CONSTRAINTS), 150), (wrap_old(gen_explain_role, EXPLAIN_CONSTRAINTS), 150),
+    (wrap_old(gen_explain_proscons, EXPLAIN_CONSTRAINTS), 100), (wrap_old(gen_explain_example, EXPLAIN_CONSTRAINTS), 100),
+]
+
+
+OCCASIONS = [
+    "a friend's birthday", "a coworker's promotion", "a neighbor who helped me move", "a teacher at the end of the year",
+    "my sister's graduation", "a friend who is feeling down", "a new baby in the family", "a colleague leaving the team",
+    "my parents' anniversary", "a friend recovering from surgery", "a team that won a match", "a host after a dinner party",
+    "a volunteer at the food bank", "a mentor who helped me", "my landlord about a late repair", "a new neighbor",
+]
+
+MESSAGE_KINDS = ["a short thank-you note", "a text message", "a card message", "a short email", "a two-line message",
+                 "a warm note", "a short toast", "a funny card message"]
+
+REQUESTS_TO = [
+    ("my manager", "asking for Friday off"), ("a professor", "asking for an extension on an essay"),
+    ("a hotel", "asking for a late checkout"), ("a neighbor", "asking them to keep the music down at night"),
+    ("a friend", "asking to borrow their tent for the weekend"), ("a shop", "asking about a missing order"),
+    ("a plumber", "asking for a quote to fix a leaking sink"), ("my team", "announcing a new meeting time"),
+    ("a school", "asking about after-school clubs"), ("a gym", "asking to pause my membership"),
+    ("a restaurant", "asking whether they have vegan options"), ("a client", "apologizing for a delayed delivery"),
+    ("a library", "asking to renew a book"), ("a landlord", "asking whether I can keep a cat"),
+]
+
+ADVICE_SITUATIONS = [
+    "I have too many tabs open and can't focus", "I forgot a friend's birthday yesterday",
+    "my roommate never washes the dishes", "I get nervous before phone calls", "I want to eat more vegetables",
+    "I keep hitting snooze every morning", "I have an exam in three days and haven't started",
+    "my houseplants keep dying", "I want to learn to cook but don't know where to start",
+    "I'm moving to a city where I know nobody", "I spend too much money on takeaway",
+    "I find it hard to say no to extra work", "my desk is always messy", "I want to run a 5K in two months",
+    "I'm bored on weekends", "my kid doesn't want to read", "I can't decide between two job offers",
+    "I have a long flight tomorrow", "I'm starting a new job on Monday", "my neighbor's dog barks all day",
+    "I want to start journaling", "I feel stuck learning the piano", "I have to give a speech at a wedding",
+    "I want to be better at remembering names", "I get distracted by my phone while studying",
+]
+
+PLACES_DESC = [
+    "a quiet beach at sunrise", "a busy kitchen before dinner", "an old bookshop", "a mountain cabin in winter",
+    "a train platform at midnight", "a summer street festival", "a greenhouse full of plants",
+    "a rainy city street", "a child's bedroom", "a small fishing harbor", "a school gym on game night",
+    "a desert at noon", "a cozy café", "a forest after rain", "an airport at 5 a.m.", "a rooftop at sunset",
+    "a crowded bus", "a lighthouse keeper's room", "a bakery at dawn", "a snowy village square",
+]
+
+PRODUCTS = [
+    "reusable water bottle", "solar-powered lamp", "bamboo toothbrush", "foldable bike", "smart plant pot",
+    "noise-cancelling earmuffs", "handmade candle", "wool hat", "travel pillow", "board game about space",
+    "recipe app", "language-learning app", "dog leash with a light", "lunch box that keeps food warm",
+    "kids' rain jacket", "desk lamp", "backpack with many pockets", "set of colored pencils",
+]
+
+JOKE_TOPICS = ["cats", "computers", "vegetables", "the weather", "math", "dinosaurs", "coffee", "socks",
+               "penguins", "homework", "the moon", "pirates", "bread", "robots", "trains", "spiders",
+               "bananas", "a sleepy owl", "clocks", "teachers"]
+
+NAME_FOR = ["a bakery", "a cat", "a goldfish", "a book club", "a podcast about gardening", "a robot",
+            "a hiking group", "a lemonade stand", "a family boat", "a new coffee blend", "a board game",
+            "a school newspaper", "a running club", "a pet hamster", "a food truck", "a knitting circle",
+            "a rock band", "a small bookstore", "a science fair project", "a community garden"]
+
+PLAN_TASKS = [
+    "a relaxing Sunday at home", "a rainy-day activity list for kids", "a three-day trip to the seaside",
+    "a study schedule for one week", "a simple weekly meal plan", "a packing list for a weekend hike",
+    "a morning routine that takes 30 minutes", "a birthday party for a seven-year-old",
+    "a cheap date night", "a family movie night", "a first week of learning to code",
+    "a beginner's home workout", "a garden cleanup weekend", "a surprise party for a friend",
+    "a one-day visit to a new city", "a cleaning schedule for a small apartment",
+]
+
+ROLE_PLAY = [
+    ("a friendly tour guide", "welcome me to your city"), ("a pirate captain", "give me orders for the day"),
+    ("a wise old tree", "give me advice about patience"), ("a coach", "give me a pep talk before my exam"),
+    ("a weather reporter", "announce a sunny weekend"), ("a museum guide", "describe a famous painting"),
+    ("a chef", "tell me how to make a simple salad"), ("a robot", "describe your first day on Earth"),
+    ("a detective", "explain how you found a lost cat"), ("a librarian", "recommend a book for a rainy day"),
+    ("a space captain", "report on a new planet"), ("a grandmother", "tell me how to stay warm in winter"),
+    ("a dragon", "explain why you guard treasure"), ("a shopkeeper", "describe today's special offers"),
+]
+
+STORY_ABOUT = [
+    "a lost key that finds its way home", "a penguin who wants to fly", "a shy robot at a party",
+    "a girl who can talk to clouds", "a bakery that only opens at midnight", "a snail in a race",
+    "two friends building a treehouse", "a dog who becomes mayor", "a lighthouse with no keeper",
+    "a kite that escapes", "a grandmother who learns to skateboard", "a dragon afraid of the dark",
+    "a message in a bottle", "a broken clock that tells the future", "a cat who runs a café",
+    "a boy who collects sounds", "a snowman in spring", "a mouse in a library", "a tiny town on a turtle's back",
+    "the last leaf on a tree", "a bus driver who takes a wrong turn", "an astronaut who misses pizza",
+]
+
+CHAT_LENGTHS = [" Keep it under 80 words.", " Make it four lines long.", " Use simple words.",
+                " Keep it short.", " Make it funny.", " Make it gentle and kind.", " Give it a title.",
+                " End with a twist.", " Use no more than five sentences.", " Make it rhyme.",
+                " Write it for children."]
+
+CHAT_OPENERS = ["", "", "", "", "Hi! ", "Hey! ", "Hello. ", "Please help: ", "I need a favor. "]
+
+
+def _chat_core(r):
+    k = r.randrange(16)
+    if k == 0:
+        return pick(r, ["Write {m} for {o}.", "Help me write {m} for {o}.", "Can you draft {m} for {o}?"]).format(
+            m=pick(r, MESSAGE_KINDS), o=pick(r, OCCASIONS))
+    if k == 1:
+        who, what = pick(r, REQUESTS_TO)
+        return pick(r, ["Write a polite email to {who} {what}.", "Draft a short message to {who} {what}.",
+                        "Help me write a friendly note to {who} {what}."]).format(who=who, what=what)
+    if k == 2:
+        s = pick(r, ADVICE_SITUATIONS)
+        return pick(r, ["{S}. What should I do?", "{S}. Any advice?", "{S}. Can you give me a few ideas?",
+                        "Help me out: {s}. What would you suggest?"]).format(S=s[0].upper() + s[1:], s=s)
+    if k == 3:
+        p = pick(r, PLACES_DESC)
+        return pick(r, ["Describe {p} in a few sentences.", "Describe {p} using sounds and smells.",
+                        "Write a short paragraph about {p}.", "Paint a picture of {p} in words."]).format(p=p)
+    if k == 4:
+        p = pick(r, PRODUCTS)
+        return pick(r, ["Write a short product description for a {p}.", "Write a catchy slogan for a {p}.",
+                        "Give me three taglines for a {p}.", "Write a two-sentence ad for a {p}."]).format(p=p)
+    if k == 5:
+        t = pick(r, JOKE_TOPICS)
+        return pick(r, ["Tell me a joke about {t}.", "Do you know a clean joke about {t}?",
+                        "Write a riddle about {t}.", "Make up a silly pun about {t}."]).format(t=t)
+    if k == 6:
+        n = pick(r, NAME_FOR)
+        return pick(r, ["Suggest five names for {n}.", "What would be a good name for {n}?",
+                        "Give me a few fun name ideas for {n}.", "Brainstorm names for {n}."]).format(n=n)
+    if k == 7:
+        t = pick(r, PLAN_TASKS)
+        return pick(r, ["Help me plan {t}.", "Make {t}.", "Can you put together {t}?",
+                        "Give me a simple outline for {t}."]).format(t=t)
+    if k == 8:
+        role, task = pick(r, ROLE_PLAY)
+        return pick(r, ["Pretend you are {role} and {task}.", "Act as {role}: {task}.",
+                        "Imagine you're {role}. Please {task}."]).format(role=role, task=task)
+    if k == 9:
+        s = pick(r, STORY_ABOUT)
+        return pick(r, ["Write a very short story about {s}.", "Tell me a bedtime story about {s}.",
+                        "Write the opening paragraph of a story about {s}.",
+                        "Write a 100-word story about {s}."]).format(s=s)
+    if k == 10:
+        t = pick(r, POEM_TOPICS)
+        f = pick(r, ["a haiku", "a four-line poem", "a short rhyming poem", "a limerick", "a free-verse poem",
+                     "an acrostic poem", "a two-line poem", "a short song chorus"])
+        return pick(r, ["Write {f} about {t}.", "Could you write {f} about {t}?", "I'd love {f} about {t}."]).format(f=f, t=t)
+    if k == 11:
+        a = pick(r, TIP_ACTIVITIES)
+        return pick(r, ["What are your best tips for {a}?", "I need help with {a}. Where do I start?",
+                        "Give me a short checklist for {a}.", "What mistakes should I avoid when {a}?"]).format(a=a)
+    if k == 12:
+        c1, c2 = r.sample(["tea", "coffee", "cats", "dogs", "mountains", "beaches", "books", "movies",
+                           "summer", "winter", "cities", "villages", "trains", "planes", "pizza", "pasta"], 2)
+        return pick(r, ["Which do you prefer, {a} or {b}? Give a playful answer.",
+                        "Make a fun case for {a} over {b}.", "List two good things about {a} and two about {b}."]).format(a=c1, b=c2)
+    if k == 13:
+        s = pick(r, SENTENCES)
+        st = pick(r, STYLES + ["more cheerful", "like a pirate", "as a short poem", "in plain English", "for a child"])
+        return f"Rewrite this sentence to be {st}: \"{s}\"" if not st.startswith(("like", "as", "in", "for")) else f"Rewrite this sentence {st}: \"{s}\""
+    if k == 14:
+        return pick(r, ["What's a fun fact about {t}?", "Tell me something cheerful about {t}.",
+                        "Start a friendly conversation about {t}."]).format(t=pick(r, JOKE_TOPICS + POEM_TOPICS))
+    g = pick(r, ["a gift for my dad who likes fishing", "a gift for a friend who loves baking",
+                 "a present for a ten-year-old who likes science", "a thank-you gift for a teacher",
+                 "a housewarming gift under $20", "a gift for someone who has everything",
+                 "a birthday gift for a coworker", "a gift for a new runner"])
+    return pick(r, ["Suggest {g}.", "Any ideas for {g}?", "What would be {g}? Give a few options."]).format(g=g)
+
+
+def gen_ext_chat_core(rng):
+    text = pick(rng, CHAT_OPENERS) + _chat_core(rng)
+    if rng.random() < 0.4:
+        text += pick(rng, CHAT_LENGTHS)
+    return text
+
+
+EXT_CHAT_GENERATORS = [
+    (gen_ext_chat_core, 4400),
+    (wrap_old(gen_chat_poem, CHAT_LENGTHS), 150), (wrap_old(gen_chat_story, CHAT_LENGTHS), 150),
+    (wrap_old(gen_chat_email, CHAT_LENGTHS), 150), (wrap_old(gen_chat_tips, EXPLAIN_CONSTRAINTS), 150),
+    (wrap_old(gen_chat_recommend, EXPLAIN_CONSTRAINTS), 150), (wrap_old(gen_chat_ideas, EXPLAIN_CONSTRAINTS), 150),
+    (wrap_old(gen_chat_smalltalk, CHAT_LENGTHS, 0.5), 100), (wrap_old(gen_chat_rewrite, [" Keep the meaning the same.", " Give two versions."]), 100),
+]
+
+
+# ---------------------------------------------------------------------------
+# MULTI-TURN records: a short history (user/assistant turns we write, with
+# answers our templates compute or that are written here) and a follow-up.
+# ---------------------------------------------------------------------------
+
+GREETINGS = [
+    ("Hi! Can you help me with something?", "Of course! What do you need?"),
+    ("Hello, I have a question.", "Sure, go ahead and ask."),
+    ("Hey there.", "Hi! How can I help you today?"),
+    ("Good morning! Are you able to help me out?", "Good morning! Yes, happy to help. What is it?"),
+    ("I need a hand with something quick.", "No problem. What would you like help with?"),
+]
+
+# (task, Python code, one-line explanation, example call and result)
+MT_CODE = [
+    ("reverses a string", "def reverse(s):\n    return s[::-1]",
+     "The slice s[::-1] walks the string from the end to the start.", "reverse(\"hello\") returns \"olleh\"."),
+    ("checks whether a number is even", "def is_even(n):\n    return n % 2 == 0",
+     "A number is even when dividing it by 2 leaves no remainder.", "is_even(6) returns True."),
+    ("returns the largest number in a list", "def largest(nums):\n    best = nums[0]\n    for n in nums:\n        if n > best:\n            best = n\n    return best",
+     "It keeps the biggest value seen so far and updates it as it goes.", "largest([3, 9, 4]) returns 9."),
+    ("counts the vowels in a string", "def count_vowels(s):\n    return sum(1 for ch in s.lower() if ch in \"aeiou\")",
+     "It checks each character and adds 1 when it is a vowel.", "count_vowels(\"Banana\") returns 3."),
+    ("adds up the numbers in a list", "def total(nums):\n    result = 0\n    for n in nums:\n        result += n\n    return result",
+     "It starts at 0 and adds each number in turn.", "total([2, 4, 6]) returns 12."),
+    ("returns the factorial of n", "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result",
+     "It multiplies all the whole numbers from 2 up to n.", "factorial(5) returns 120."),
+    ("checks whether a word is a palindrome", "def is_palindrome(word):\n    w = word.lower()\n    return w == w[::-1]",
+     "A palindrome reads the same backwards, so it compares the word with its reverse.", "is_palindrome(\"Level\") returns True."),
+    ("converts Celsius to Fahrenheit", "def c_to_f(c):\n    return c * 9 / 5 + 32",
+     "It applies the formula F = C × 9/5 + 32.", "c_to_f(100) returns 212.0."),
+    ("removes duplicates from a list", "def unique(items):\n    seen = []\n    for x in items:\n        if x not in seen:\n            seen.append(x)\n    return seen",
+     "It keeps an item only the first time it appears, so the order stays the same.", "unique([1, 2, 1, 3]) returns [1, 2, 3]."),
+    ("counts the words in a sentence", "def word_count(sentence):\n    return len(sentence.split())",
+     "split() breaks the sentence on spaces, and len() counts the pieces.", "word_count(\"I like green tea\") returns 4."),
+    ("returns the average of a list", "def average(nums):\n    if not nums:\n        return 0\n    return sum(nums) / len(nums)",
+     "It divides the sum by the number of items and returns 0 for an empty list.", "average([2, 4, 9]) returns 5.0."),
+    ("checks whether a year is a leap year", "def is_leap(year):\n    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)",
+     "Leap years are divisible by 4, except century years that are not divisible by 400.", "is_leap(2024) returns True."),
+    ("returns the first n Fibonacci numbers", "def fib(n):\n    a, b = 0, 1\n    out = []\n    for _ in range(n):\n        out.append(a)\n        a, b = b, a + b\n    return out",
+     "Each new number is the sum of the previous two.", "fib(6) returns [0, 1, 1, 2, 3, 5]."),
+    ("capitalizes every word in a sentence", "def capitalize_words(s):\n    return \" \".join(w.capitalize() for w in s.split())",
+     "It capitalizes each word and joins them back with spaces.", "capitalize_words(\"good day sir\") returns \"Good Day Sir\"."),
+    ("returns only the even numbers from a list", "def evens(nums):\n    return [n for n in nums if n % 2 == 0]",
+     "The list comprehension keeps the numbers whose remainder by 2 is zero.", "evens([1, 2, 3, 4]) returns [2, 4]."),
+    ("counts how often each letter appears in a word", "def letter_counts(word):\n    counts = {}\n    for ch in word:\n        counts[ch] = counts.get(ch, 0) + 1\n    return counts",
+     "It uses a dictionary and adds one to a letter's count each time it appears.", "letter_counts(\"egg\") returns {'e': 1, 'g': 2}."),
+    ("checks whether a number is prime", "def is_prime(n):\n    if n < 2:\n        return False\n    for d in range(2, int(n ** 0.5) + 1):\n        if n % d == 0:\n            return False\n    return True",
+     "It tries every divisor up to the square root; if none divides n, n is prime.", "is_prime(13) returns True."),
+    ("converts minutes into hours and minutes", "def split_minutes(m):\n    return m // 60, m % 60",
+     "Integer division gives the hours and the remainder gives the minutes left.", "split_minutes(135) returns (2, 15)."),
+    ("finds the longest word in a sentence", "def longest_word(sentence):\n    return max(sentence.split(), key=len)",
+     "max() with key=len picks the word with the most characters.", "longest_word(\"a tiny elephant\") returns \"elephant\"."),
+    ("returns the sum of the digits of a number", "def digit_sum(n):\n    return sum(int(d) for d in str(abs(n)))",
+     "It turns the number into text and adds up each digit.", "digit_sum(472) returns 13."),
+]
+
+MT_CODE_ASKS = [
+    "Write a Python function that {task}.", "Can you write a short Python function that {task}?",
+    "I need a Python function that {task}.", "Show me a Python function that {task}.",
+    "How would I write a Python function that {task}?",
+]
+
+MT_CODE_FOLLOWUPS = [
+    "Now do the same in JavaScript.", "Can you write it in {lang} instead?", "Can you make it shorter?",
+    "Why does that work?", "Can you add a docstring and type hints?", "How would I test this?",
+    "What happens if the input is empty?", "Can you explain it line by line?", "What is its time complexity?",
+    "Can you add error handling for bad input?", "Could you use clearer variable names?",
+    "Is there a built-in way to do this in Python?", "Can you turn it into a one-liner?",
+    "How would I use it on a list of inputs?", "Could you write two or three unit tests for it?",
+    "Can you make it work for {variant} too?", "Thanks. Can you rewrite it as a loop instead?",
+    "What would a beginner most likely get wrong here?",
+]
+
+MT_CODE_VARIANTS = ["negative numbers", "uppercase letters", "very large inputs", "strings with spaces", "mixed types"]
+
+
+def gen_mt_code(rng):
+    task, code, expl, example = pick(rng, MT_CODE)
+    hist = [{"role": "user", "content": pick(rng, MT_CODE_ASKS).format(task=task)},
+            {"role": "assistant", "content": f"Here is one way to do it:\n\n```python\n{code}\n```\n\n{expl}"}]
+    if rng.random() < 0.3:
+        hist += [{"role": "user", "content": pick(rng, ["Can you show an example call?", "How do I call it?",
+                                                         "What would it return for a simple input?"])},
+                 {"role": "assistant", "content": f"For example, {example}"}]
+    prompt = pick(rng, MT_CODE_FOLLOWUPS).format(lang=pick(rng, ["Go", "Rust", "Java", "TypeScript", "C", "Ruby", "C#"]),
+                                                 variant=pick(rng, MT_CODE_VARIANTS))
+    return hist, prompt
+
+
+def _mt_math_pair(r):
+    """(question, short worked answer, follow-ups) with numbers we compute."""
+    k = r.randrange(6)
+    if k == 0:
+        a, b = r.randint(12, 99), r.randint(3, 49)
+        d = pick(r, [2, 3, 4, 5, 8, 10])
+        return (f"What is {a} × {b}?", f"{a} × {b} = {a * b}.",
+                ["How did you get that?", "Can you check it another way?", f"Now divide that by {d}.",
+                 "What is that rounded to the nearest hundred?", "Is that number even or odd?",
+                 "Can you write that number in words?", f"And what is {a} × {b + 1}?", "Can you show it with the long multiplication method?"])
+    if k == 1:
+        p, n = pick(r, [10, 20, 25, 50]), r.randint(2, 30) * 20
+        p2 = pick(r, [5, 15, 30, 75])
+        return (f"What is {p}% of {n}?", f"{p}% of {n} is {n * p // 100}.",
+                [f"What about {p2}%?", "How do you work that out?", "What fraction of the whole is that?",
+                 f"And what is {n} plus {p}%?", "Is there a quick mental trick for percentages like that?"])
+    if k == 2:
+        x, m, c = r.randint(2, 12), r.randint(2, 9), r.randint(1, 20)
+        t = m * x + c
+        return (f"Solve {m}x + {c} = {t}.", f"Subtract {c} from both sides to get {m}x = {t - c}, then divide by {m}: x = {x}.",
+                ["Can you check the answer by putting it back in?", f"Now solve {m}x + {c} = {t + m}.", "Why do we subtract first?",
+                 "What would change if it were a minus sign instead of a plus?", "Can you explain that more simply?"])
+    if k == 3:
+        a, b = two_names(r)
+        n, m = r.randint(3, 30), r.randint(2, 20)
+        thing = pick(r, COUNTABLES)
+        return (f"{a} has {n} {thing} and gets {m} more. How many does {a} have now?", f"{a} has {n} + {m} = {n + m} {thing}.",
+                [f"What if {b} then takes {r.randint(1, n)} of them?", "Can you write that as an equation?",
+                 "Explain it for a young child.", f"What if {a} shares them equally with {b}?", "Can you make up a harder version of this problem?"])
+    if k == 4:
+        big, small, f = pick(r, UNITS)
+        n = r.randint(2, 20)
+        one = {"feet": "foot", "inches": "inch"}.get(big, big[:-1])
+        return (f"How many {small} are in {n} {big}?", f"One {one} is {f} {small}, so {n} {big} = {n * f} {small}.",
+                ["How do I convert back the other way?", f"What about {n + r.randint(1, 9)} {big}?", "Can you give me a trick to remember that?",
+                 f"And how many {small} are in half a {one}?"])
+    s, d = r.randint(1, 20), r.randint(2, 9)
+    seq = [s + d * i for i in range(4)]
+    return (f"What comes next: {', '.join(map(str, seq))}?", f"The numbers go up by {d} each time, so the next one is {seq[-1] + d}.",
+            ["What would the 10th number be?", "Can you write a rule for the nth number?", "Can you give me a harder pattern to try?",
+             "What if the pattern doubled instead?"])
+
+
+def gen_mt_math(rng):
+    q, a, fups = _mt_math_pair(rng)
+    hist = []
+    if rng.random() < 0.2:
+        u, b = pick(rng, GREETINGS)
+        hist += [{"role": "user", "content": u}, {"role": "assistant", "content": b}]
+    hist += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    return hist, pick(rng, fups)
+
+
+MT_EXPLAIN = [
+    ("photosynthesis", "Photosynthesis is how plants use sunlight, water and carbon dioxide to make sugar, releasing oxygen."),
+    ("gravity", "Gravity is the pull that objects with mass have on each other; it keeps us on the ground and the Moon in orbit."),
+    ("inflation", "Inflation is when prices rise over time, so the same money buys a little less."),
+    ("the water cycle", "Water evaporates, forms clouds, falls as rain or snow, and flows back to rivers and seas."),
+    ("an atom", "An atom is the tiny building block of matter, with a nucleus in the middle and electrons around it."),
+    ("a vaccine", "A vaccine trains the immune system to recognize a germ, so the body can fight it off faster later."),
+    ("the greenhouse effect", "Gases like carbon dioxide trap some of the Sun's heat near the Earth, which keeps the planet warm."),
+    ("a black hole", "A black hole is a region where gravity is so strong that not even light can escape."),
+    ("compound interest", "Compound interest is interest earned on both the original money and the interest already added."),
+    ("an ecosystem", "An ecosystem is a community of living things and their surroundings, all affecting each other."),
+    ("democracy", "Democracy is a system where people choose their leaders and laws, usually by voting."),
+    ("a time zone", "A time zone is a region that uses the same clock time, set roughly by its position relative to the Sun."),
+    ("erosion", "Erosion is the slow wearing away of rock and soil by water, wind or ice."),
+    ("a rainbow", "A rainbow forms when sunlight is bent and split into colors by raindrops."),
+    ("friction", "Friction is the force that resists two surfaces sliding against each other."),
+    ("a recession", "A recession is a period when the economy shrinks, businesses sell less and jobs become harder to find."),
+    ("DNA", "DNA is the molecule that carries the instructions for how a living thing grows and works."),
+    ("an echo", "An echo is a sound that bounces off a hard surface and comes back to your ears a moment later."),
+    ("evaporation", "Evaporation is when a liquid turns into a gas, like a puddle drying in the sun."),
+    ("a budget", "A budget is a plan for how much money you expect to earn and spend."),
+    ("the immune system", "The immune system is the body's defense network that finds and fights germs."),
+    ("a food chain", "A food chain shows who eats whom, starting from plants and moving up to predators."),
+    ("an earthquake", "An earthquake is shaking caused by rocks suddenly slipping along cracks in the Earth's crust."),
+    ("a metaphor", "A metaphor describes something by saying it is something else, like 'time is a thief'."),
+    ("buoyancy", "Buoyancy is the upward push from a liquid that makes things float if they are light enough for their size."),
+    ("the seasons", "Seasons happen because the Earth is tilted, so each half gets more direct sunlight at different times of year."),
+    ("a password manager", "A password manager stores your passwords securely so you can use strong, different ones everywhere."),
+    ("machine learning", "Machine learning is a way for computers to learn patterns from examples instead of following fixed rules."),
+    ("static electricity", "Static electricity is a build-up of electric charge on a surface, which can jump as a small spark."),
+    ("a tide", "Tides are the regular rise and fall of the sea, caused mainly by the Moon's gravity."),
+    ("procrastination", "Procrastination is putting off a task even though you know delaying it may make things harder."),
+    ("supply and demand", "When many people want something that is scarce, its price tends to rise; when it is plentiful, the price tends to fall."),
+    ("a volcano", "A volcano is an opening in the Earth's crust where melted rock, gas and ash come out."),
+    ("hibernation", "Hibernation is a deep, long rest some animals take in winter to save energy when food is scarce."),
+    ("a fossil", "A fossil is the preserved remains or trace of a living thing from long ago, usually found in rock."),
+    ("density", "Density is how much mass is packed into a given space; a brick is denser than a sponge."),
+]
+
+MT_EXPLAIN_ASKS = ["What is {t}?", "Can you explain {t}?", "Explain {t} briefly.", "What does {t} mean?"]
+
+MT_EXPLAIN_FOLLOWUPS = [
+    "Can you give an example?", "Explain it like I'm five.", "Can you make that shorter?", "Why does that matter?",
+    "How is that different from {other}?", "Can you say it in one sentence?", "What is a common misconception about it?",
+    "Where can I see that in everyday life?", "Tell me one more interesting fact about it.",
+    "Could you turn that into three bullet points?", "Can you give me an analogy?", "What would happen without it?",
+    "How would I explain that to my grandmother?", "Can you go into a bit more detail?", "Thanks! What should I learn next about this?",
+]
+
+
+def gen_mt_explain(rng):
+    i = rng.randrange(len(MT_EXPLAIN))
+    t, ans = MT_EXPLAIN[i]
+    hist = []
+    if rng.random() < 0.2:
+        u, b = pick(rng, GREETINGS)
+        hist += [{"role": "user", "content": u}, {"role": "assistant", "content": b}]
+    hist += [{"role": "user", "content": pick(rng, MT_EXPLAIN_ASKS).format(t=t)}, {"role": "assistant", "content": ans}]
+    other = MT_EXPLAIN[(i + 1 + rng.randrange(len(MT_EXPLAIN) - 1)) % len(MT_EXPLAIN)][0]
+    return hist, pick(rng, MT_EXPLAIN_FOLLOWUPS).format(other=other)
+
+
+MT_HAIKU = [
+    ("rain", "Soft rain on the roof,\nthe kettle hums in the dark,\nthe whole house listens."),
+    ("autumn", "Red leaves let go now,\nthe wind carries them away,\nbare branches wave back."),
+    ("the sea", "Waves fold into foam,\nsalt wind tangles in my hair,\ngulls argue above."),
+    ("a cat", "Curled in a sun patch,\none ear twitches at a bird,\nthe rest stays asleep."),
+    ("morning coffee", "Steam curls from the cup,\nthe first sip wakes the whole room,\nbirds start their gossip."),
+    ("snow", "White hush on the street,\nfootprints tell where someone went,\nthen the snow erases."),
+    ("a city at night", "Neon in puddles,\ntaxis blink like fireflies,\nthe city hums on."),
+    ("spring", "Green tips through the frost,\nthe garden clears its throat,\nbees come back to work."),
+    ("the moon", "Pale lamp in the sky,\nit borrows the sun's bright glow\nand lends it to us."),
+    ("a library", "Quiet rows of spines,\na thousand voices waiting\nfor someone to read."),
+]
+
+MT_NAMES = [("a bakery", "Rise & Shine Bakery"), ("a cat", "Pickles"), ("a book club", "The Page Turners"),
+            ("a hiking group", "Trail Mix"), ("a food truck", "Wheel Good Food"), ("a podcast about gardening", "Dirt Talk"),
+            ("a coffee shop", "The Daily Grind"), ("a running club", "Early Miles"), ("a pet goldfish", "Bubbles"),
+            ("a board game night", "Dice & Slice"), ("a small bookstore", "Chapter One"), ("a robot", "Bolt")]
+
+MT_REWRITES = [
+    ("Give me the file now.", "Could you please send me the file when you have a moment?"),
+    ("Your work is late again.", "I noticed the work came in late again; is there anything making the deadlines hard?"),
+    ("Stop calling me during dinner.", "Would you mind not calling during dinner time? Later in the evening works better."),
+    ("I don't like this idea.", "I'm not sure this idea is the right fit yet; could we look at a few alternatives?"),
+    ("Fix the printer.", "Could someone take a look at the printer when they get a chance? It seems to be broken."),
+    ("You forgot my order.", "I think my order may have been missed; could you check on it, please?"),
+    ("Be on time tomorrow.", "Please try to arrive on time tomorrow; we have a lot to get through."),
+    ("Answer my email.", "When you have a moment, could you reply to my email? Thank you!"),
+]
+
+MT_TIPS = [
+    ("falling asleep faster", "Try going to bed at the same time every night and putting your phone away 30 minutes before."),
+    ("saving money on groceries", "Plan your meals for the week and shop with a list, so you buy only what you need."),
+    ("studying for an exam", "Study in short sessions of about 25 minutes and test yourself instead of just rereading."),
+    ("keeping a plant alive", "Check the soil with your finger and water only when the top few centimeters feel dry."),
+    ("learning a new language", "Practice a little every day, even ten minutes, and learn the most common words first."),
+    ("drinking more water", "Keep a filled water bottle on your desk and take a few sips every time you finish a task."),
+    ("public speaking", "Rehearse out loud a few times and focus on your first sentence so you start confidently."),
+    ("staying focused while working from home", "Set up one spot only for work and plan your day in short, clear blocks."),
+    ("reading more books", "Carry a book with you and read a few pages whenever you would otherwise check your phone."),
+    ("getting up early", "Move your alarm earlier by 15 minutes every few days and put it across the room."),
+]
+
+MT_CHAT_FOLLOWUPS = {
+    "haiku": ["Now make it rhyme.", "Can you write another one about {other}?", "Make it sadder.",
+              "Turn it into a four-line poem.", "Give it a title.", "Can you make it funny instead?",
+              "Explain the imagery you used.", "Now write one for a child."],
+    "name": ["Give me three more options.", "Make it funnier.", "Something shorter, please.",
+             "Why does that name work?", "I like it! Can you write a slogan to go with it?",
+             "Can you suggest a logo idea for it?", "Something more serious, please."],
+    "rewrite": ["Now make it more casual.", "Can you make it even shorter?", "Make it sound more cheerful.",
+                "Give me two other versions.", "How would a teacher say it?", "Can you make it more formal?"],
+    "tips": ["Can you give me two more?", "Make that into a checklist.", "What if I only have ten minutes a day?",
+             "Thanks! Can you say that more briefly?", "What is the most common mistake people make with this?",
+             "How long before I see results?", "Can you explain why that helps?"],
+}
+
+
+def gen_mt_chat(rng):
+    k = rng.randrange(4)
+    if k == 0:
+        i = rng.randrange(len(MT_HAIKU))
+        topic, poem = MT_HAIKU[i]
+        ask = pick(rng, ["Write a haiku about {t}.", "Could you write me a haiku about {t}?", "I'd love a haiku about {t}."]).format(t=topic)
+        ans, kind = poem, "haiku"
+        other = MT_HAIKU[(i + 1 + rng.randrange(len(MT_HAIKU) - 1)) % len(MT_HAIKU)][0]
+    elif k == 1:
+        what, name = pick(rng, MT_NAMES)
+        ask = pick(rng, ["Suggest a name for {w}.", "What's a good name for {w}?", "Can you name {w} for me?"]).format(w=what)
+        ans = pick(rng, ["How about \"{n}\"? It is short, friendly and easy to remember.", "I'd go with \"{n}\". It is playful and easy to say.",
+                         "\"{n}\" could work well: it's simple and memorable."]).format(n=name)
+        kind, other = "name", ""
+    elif k == 2:
+        s, polite = pick(rng, MT_REWRITES)
+        ask = pick(rng, ["Rewrite this more politely: \"{s}\"", "Make this sound nicer: \"{s}\"", "How can I say \"{s}\" in a kinder way?"]).format(s=s)
+        ans, kind, other = f"\"{polite}\"", "rewrite", ""
+    else:
+        act, tip = pick(rng, MT_TIPS)
+        ask = pick(rng, ["Give me one tip for {a}.", "What's your best tip for {a}?", "Any advice on {a}?"]).format(a=act)
+        ans, kind, other = tip, "tips", ""
+    hist = []
+    if rng.random() < 0.3:
+        u, b = pick(rng, GREETINGS)
+        hist += [{"role": "user", "content": u}, {"role": "assistant", "content": b}]
+    hist += [{"role": "user", "content": ask}, {"role": "assistant", "content": ans}]
+    return hist, pick(rng, MT_CHAT_FOLLOWUPS[kind]).format(other=other)
+
+
+EXT_PLAN = {
+    "code": (EXT_CODE_GENERATORS, gen_mt_code),
+    "math": (EXT_MATH_GENERATORS, gen_mt_math),
+    "explain": (EXT_EXPLAIN_GENERATORS, gen_mt_explain),
+    "chat": (EXT_CHAT_GENERATORS, gen_mt_chat),
+}
+
+
+def allocate(weights, total):
+    """Split `total` over generators in proportion to their weights (largest remainder, deterministic)."""
+    s = sum(weights)
+    raw = [w * total / s for w in weights]
+    out = [int(x) for x in raw]
+    for i in sorted(range(len(raw)), key=lambda i: (-(raw[i] - out[i]), i))[: total - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def too_close_to_dev(text, dev_words):
+    ws = word_set(text)
+    return any(jaccard(ws, d) >= MAX_DEV_TRAIN_JACCARD for d in dev_words)
+
+
+def conv_key(history, prompt):
+    return " | ".join(normalize(m["content"]) for m in history) + " || " + normalize(prompt)
+
+
+def build_ext(seen_norm, dev_texts):
+    """Records 2001 onwards: single-turn prompts and multi-turn records, from their own seeded RNG."""
+    rng = random.Random(EXT_SEED)
+    dev_norm = {normalize(t) for t in dev_texts}
+    dev_words = [word_set(t) for t in dev_texts]
+    rows = []
+    for cat in CATEGORIES:
+        gens, mt_gen = EXT_PLAN[cat]
+        quotas = allocate([q for _, q in gens], EXT_SINGLE_PER_CATEGORY)
+        for (gen, _), quota in zip(gens, quotas):
+            got = attempts = 0
+            while got < quota:
+                attempts += 1
+                if attempts > quota * 200:
+                    raise RuntimeError(f"{cat}/{gen.__name__}: only {got}/{quota} unique prompts")
+                text = gen(rng)
+                n = normalize(text)
+                if n in seen_norm or n in dev_norm or too_close_to_dev(text, dev_words):
+                    continue
+                seen_norm.add(n)
+                rows.append({"category": cat, "prompt": text})
+                got += 1
+        seen_conv = set()
+        got = attempts = 0
+        while got < EXT_MULTI_PER_CATEGORY:
+            attempts += 1
+            if attempts > EXT_MULTI_PER_CATEGORY * 200:
+                raise RuntimeError(f"{cat}/{mt_gen.__name__}: only {got} unique conversations")
+            history, prompt = mt_gen(rng)
+            key = conv_key(history, prompt)
+            users = [m["content"] for m in history if m["role"] == "user"] + [prompt]
+            if key in seen_conv or any(normalize(u) in dev_norm or too_close_to_dev(u, dev_words) for u in users):
+                continue
+            seen_conv.add(key)
+            rows.append({"category": cat, "history": history, "prompt": prompt})
+            got += 1
+    rng.shuffle(rows)
+    return rows
+
+
+# ---------------------------------------------------------------------------
 # DEV SET (handwritten separately; phrasings and topics differ from training)
 # ---------------------------------------------------------------------------
 
@@ -1712,25 +3079,49 @@ def build():
         assert len(DEV[cat]) == 20, (cat, len(DEV[cat]))
         for p in DEV[cat]:
             dev.append({"id": f"dev-{len(dev) + 1:03d}", "category": cat, "prompt": p})
+
+    # Records 2001 onwards come from a second RNG, so the first 2,000 stay exactly as they were.
+    for r in build_ext(seen, [d["prompt"] for d in dev]):
+        rec = {"id": f"train-{len(train) + 1:05d}", "category": r["category"], "prompt": r["prompt"]}
+        if "history" in r:
+            rec["history"] = r["history"]
+        train.append(rec)
     return train, dev
 
 
+def user_texts(row):
+    """Every user message of a record: its history's user turns and the final prompt."""
+    return [m["content"] for m in row.get("history", ()) if m["role"] == "user"] + [row["prompt"]]
+
+
 def check(train, dev):
-    train_texts = [r["prompt"] for r in train]
-    assert len(set(train_texts)) == len(train_texts), "duplicate training prompt"
-    assert len({normalize(t) for t in train_texts}) == len(train_texts), "near-duplicate training prompt"
+    single = [r["prompt"] for r in train if "history" not in r]
+    assert len(set(single)) == len(single), "duplicate training prompt"
+    assert len({normalize(t) for t in single}) == len(single), "near-duplicate training prompt"
+    convs = [conv_key(r.get("history", []), r["prompt"]) for r in train]
+    assert len(set(convs)) == len(convs), "duplicate training conversation"
+    for r in train:
+        h = r.get("history")
+        if h is None:
+            continue
+        assert h and len(h) % 2 == 0, f"{r['id']}: history must hold user/assistant pairs"
+        for k, m in enumerate(h):
+            assert set(m) == {"role", "content"} and m["role"] == ("user", "assistant")[k % 2], f"{r['id']}: roles must alternate"
+            assert m["content"].strip() == m["content"] and m["content"], f"{r['id']}: empty or padded turn"
     dev_texts = [r["prompt"] for r in dev]
     assert len(set(dev_texts)) == len(dev_texts) == 80, "dev prompts must be 80 distinct strings"
-    train_set = set(train_texts)
-    train_norm = {normalize(t) for t in train_texts}
+    # Dev prompts against every user message of every training record (history included).
+    texts = sorted({t for r in train for t in user_texts(r)})
+    train_set = set(texts)
+    train_norm = {normalize(t) for t in texts}
     for t in dev_texts:
         assert t not in train_set, f"dev prompt also in train: {t!r}"
         assert normalize(t) not in train_norm, f"dev prompt matches a train prompt up to case/punctuation: {t!r}"
-    train_words = [word_set(t) for t in train_texts]
+    train_words = [word_set(t) for t in texts]
     worst = (0.0, "", "")
     for t in dev_texts:
         ws = word_set(t)
-        for tt, tw in zip(train_texts, train_words):
+        for tt, tw in zip(texts, train_words):
             j = jaccard(ws, tw)
             if j > worst[0]:
                 worst = (j, t, tt)
@@ -1753,7 +3144,8 @@ def main():
     write_jsonl(DEV_PATH, dev)
     counts = {c: sum(r["category"] == c for r in train) for c in CATEGORIES}
     dev_counts = {c: sum(r["category"] == c for r in dev) for c in CATEGORIES}
-    print(f"wrote {len(train)} train prompts to {TRAIN_PATH}: {counts}")
+    multi = sum("history" in r for r in train)
+    print(f"wrote {len(train)} train prompts to {TRAIN_PATH}: {counts}; {multi} with history ({multi / len(train):.1%})")
     print(f"wrote {len(dev)} dev prompts to {DEV_PATH}: {dev_counts}")
     print(f"closest dev/train pair (word Jaccard {worst[0]:.2f}):\n  dev:   {worst[1]!r}\n  train: {worst[2]!r}")
 

@@ -43,7 +43,7 @@ def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, 
 
     rows = read_prompts(prompts_file)
     step = max(1, len(rows) // n_prompts)
-    prompts = [chat_ids(target.tokenizer, r["prompt"]) for r in rows[::step][:n_prompts]]
+    prompts = [chat_ids(target.tokenizer, r["prompt"], r.get("history")) for r in rows[::step][:n_prompts]]
 
     def evaluate(drafter) -> float:
         bundle = Bundle(target, dflash or drafter, drafter if dflash is not None else None)

@@ -37,6 +37,11 @@ def read_prompts(path: str | Path) -> list[dict]:
                 raise D2SDError(f"{path}:{n}: invalid JSON ({e})") from e
             if not isinstance(row, dict) or not str(row.get("prompt", "")).strip():
                 raise D2SDError(f"{path}:{n}: missing or empty \"prompt\" field")
+            h = row.get("history")
+            if h is not None and not (isinstance(h, list) and all(
+                    isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
+                    for m in h)):
+                raise D2SDError(f"{path}:{n}: \"history\" must be a list of {{\"role\", \"content\"}} messages")
             rows.append(row)
         else:
             rows.append({"prompt": line})
@@ -45,10 +50,18 @@ def read_prompts(path: str | Path) -> list[dict]:
     return rows
 
 
-def chat_ids(tokenizer, prompt: str) -> list[int]:
+def chat_ids(tokenizer, prompt: str, history: list[dict] | None = None) -> list[int]:
+    """Token ids of `history` (earlier {"role", "content"} turns, if any) + the user `prompt`, ready for the reply.
+
+    Without a chat template the turns are joined as plain text ("User: …", "Assistant: …").
+    """
+    messages = list(history or []) + [{"role": "user", "content": prompt}]
     if getattr(tokenizer, "chat_template", None):
-        return list(tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True))
-    return list(tokenizer.encode(prompt))
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    if not history:
+        return list(tokenizer.encode(prompt))
+    text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) + "\n\nAssistant:"
+    return list(tokenizer.encode(text))
 
 
 def tap_features(target, seqs: list[list[int]], taps: list[int], batch: int = 8) -> list[np.ndarray]:
@@ -114,7 +127,7 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
         if shard.exists():
             continue
         rows = prompts[c * chunk : (c + 1) * chunk]
-        ids = [chat_ids(tok, r["prompt"]) for r in rows]
+        ids = [chat_ids(tok, r["prompt"], r.get("history")) for r in rows]
         res = batch_generate(target.model, tok, ids, max_tokens=max_new_tokens, return_token_ids=True,
                              completion_batch_size=batch_size)
         seqs, masks = [], []
