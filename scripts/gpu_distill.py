@@ -549,16 +549,17 @@ def main(argv=None):
 
     pz = np.load(stage / "prompts.npz")
     offs = pz["offsets"]
-    prompts = [pz["ids"][offs[i] : offs[i + 1]] for i in range(len(offs) - 1)][: args.limit]
+    ids = pz["ids"]  # an NpzFile re-reads the array on every access: read it once
+    prompts = [ids[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)][: args.limit]
     eos = tcfg.get("eos_token_id", 2)
     eos = eos[0] if isinstance(eos, list) else eos
 
     # 1. answers
     if args.answers:
         a = np.load(args.answers)
-        lens = a["lens"]
+        lens, flat_ans = a["lens"], a["tokens"]
         ao = np.concatenate([[0], np.cumsum(np.maximum(lens, 0))])
-        answers = [a["tokens"][ao[i] : ao[i + 1]].astype(np.int64).tolist() if lens[i] >= 0 else None
+        answers = [flat_ans[ao[i] : ao[i + 1]].astype(np.int64).tolist() if lens[i] >= 0 else None
                    for i in range(len(lens))][: len(prompts)]
     else:
         ref = json.loads((stage / "ref.json").read_text()) if (stage / "ref.json").exists() and not args.skip_ref else []
