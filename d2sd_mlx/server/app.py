@@ -1,0 +1,81 @@
+"""The server object: one loaded model, its request defaults, the worker queue and the HTTP listener."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+
+from .generation import generate_pieces
+from .handler import Handler
+from .request import Defaults
+from .worker import END, Failure, Job, Worker
+
+log = logging.getLogger("d2sd_mlx.server")
+
+
+@dataclass
+class ServerConfig:
+    model_id: str = "default"
+    defaults: Defaults = field(default_factory=Defaults)
+    queue_size: int = 16  # requests that may wait while one runs; more get a 503
+    max_body_bytes: int = 1 << 20
+
+
+class D2SDServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer serving one bundle; generations run one at a time on `worker`."""
+
+    daemon_threads = True
+
+    def __init__(self, bundle, config: ServerConfig, host: str = "127.0.0.1", port: int = 8080):
+        self.bundle = bundle
+        self.config = config
+        self.created = int(time.time())
+        self.vocab_size = int(bundle.target.config.get("vocab_size") or bundle.target.vocab_rows)
+        self.modes = available_modes(bundle)
+        self.worker = Worker(config.queue_size)
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), Handler)
+        self.worker.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def job(self, req, ids: list[int], max_tokens: int) -> Job:
+        return Job(lambda cancelled: generate_pieces(self.bundle, req, ids, max_tokens, cancelled),
+                   name=f"{req.kind} request ({len(ids)} prompt tokens, {req.mode})")
+
+    def warm_up(self) -> None:
+        """One short generation in the default mode (measures the cost model when budget=auto)."""
+        from .request import TEXT, CompletionRequest
+
+        defaults = self.config.defaults
+        req = CompletionRequest(TEXT, prompt="Hello", max_tokens=2, mode=defaults.mode or self.bundle.default_mode,
+                                budget=defaults.budget)
+        tok = self.bundle.tokenizer
+        ids = list(tok.encode("Hello")) if tok is not None else [0]
+        job = self.job(req, ids or [0], 2)
+        self.worker.submit(job)
+        while (event := job.events.get()) is not END:
+            if isinstance(event, Failure):
+                raise event.error
+
+    def server_close(self) -> None:
+        self.worker.stop()
+        super().server_close()
+
+
+def available_modes(bundle) -> tuple[str, ...]:
+    if bundle.drafter is None:
+        return ("ar",)
+    return ("ar", "dflash", "dflash2") + (("d2sd",) if bundle.vp_drafter is not None else ())
+
+
+def make_server(bundle, host: str = "127.0.0.1", port: int = 8080, **config) -> D2SDServer:
+    """A server for `bundle` (from `d2sd_mlx.load`), listening but not yet serving: call serve_forever()."""
+    return D2SDServer(bundle, ServerConfig(**config), host, port)
