@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -64,6 +65,13 @@ class D2SDServer(ThreadingHTTPServer):
         while (event := job.events.get()) is not END:
             if isinstance(event, Failure):
                 raise event.error
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that resets its connection is routine; anything else is logged with its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("%s: connection closed by the client", client_address[0])
+        else:
+            log.exception("error while serving %s", client_address[0])
 
     def server_close(self) -> None:
         self.worker.stop()

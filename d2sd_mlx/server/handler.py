@@ -13,6 +13,7 @@ import logging
 import queue
 import select
 import socket
+import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
 
@@ -125,13 +126,22 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
     def _pieces(self, job: Job):
-        """The job's pieces as they come; cancels it and raises ClientGone when the client leaves."""
+        """The job's pieces as they come; cancels it and raises ClientGone when the client leaves.
+
+        The socket is checked every POLL_S whether or not pieces arrive: a non-streaming request
+        writes nothing until the end, so only the check notices that its client has gone.
+        """
+        checked = time.monotonic()
         while True:
             try:
                 event = job.events.get(timeout=POLL_S)
             except queue.Empty:
+                event = None
+            if time.monotonic() - checked >= POLL_S:
                 if self._client_gone():
                     raise ClientGone
+                checked = time.monotonic()
+            if event is None:
                 continue
             if event is END:
                 return

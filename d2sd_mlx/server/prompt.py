@@ -54,7 +54,7 @@ def fit_context(ids: list[int], max_tokens: int, max_context: int, field: str) -
     """The max_tokens that fits after the prompt; a 400 when the prompt alone fills the context."""
     if len(ids) >= max_context:
         raise bad_request(
-            f"the prompt is {len(ids)} tokens; the model's context is {max_context} tokens", field,
+            f"'{field}' is {len(ids)} tokens long; the model's context is {max_context} tokens", field,
             "context_length_exceeded",
         )
     return min(max_tokens, max_context - len(ids))

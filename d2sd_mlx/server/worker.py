@@ -117,6 +117,8 @@ class Worker:
             t0 = time.perf_counter()
             events = None
             try:
+                if job.cancelled:  # cancelled between leaving the queue and starting
+                    continue
                 events = iter(job.run(lambda: job.cancelled))
                 for event in events:
                     job.events.put(event)
@@ -129,7 +131,10 @@ class Worker:
             finally:
                 close = getattr(events, "close", None)
                 if close is not None:
-                    close()
+                    try:
+                        close()
+                    except Exception:  # noqa: BLE001 (a job's cleanup must not stop the worker)
+                        log.exception("%s: error while stopping", job.name)
                 job.events.put(END)
                 with self._cond:
                     self._running = None
