@@ -60,27 +60,28 @@ def main(argv=None) -> int:
         return 2
 
     from ..loading import load
-    from .app import D2SDServer, ServerConfig, available_modes
+    from .app import D2SDServer, ServerConfig
     from .request import Defaults
 
     t0 = time.perf_counter()
+    config = ServerConfig(model_id=args.model_id or args.model or DEFAULT_MODEL_ID, defaults=Defaults(
+        max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p, top_k=args.top_k, mode=args.mode,
+        budget=args.budget), queue_size=args.queue_size, max_body_bytes=args.max_request_bytes)
     try:
-        bundle = load(args.model, args.drafter, args.vp_drafter)
-    except D2SDError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    modes = available_modes(bundle)
-    if args.mode is not None and args.mode not in modes:
-        print(f"error: --mode {args.mode} needs drafters that are not loaded (available: {', '.join(modes)})", file=sys.stderr)
-        return 2
-    defaults = Defaults(max_tokens=min(args.max_tokens, bundle.max_context), temperature=args.temp,
-                        top_p=args.top_p, top_k=args.top_k, mode=args.mode, budget=args.budget)
-    config = ServerConfig(model_id=args.model_id or args.model or DEFAULT_MODEL_ID, defaults=defaults,
-                          queue_size=args.queue_size, max_body_bytes=args.max_request_bytes)
-    try:
-        server = D2SDServer(bundle, config, args.host, args.port)
+        server = D2SDServer(config, args.host, args.port)
     except OSError as e:
         print(f"error: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
+    try:
+        server.load(lambda: load(args.model, args.drafter, args.vp_drafter))
+    except D2SDError as e:
+        server.server_close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bundle, modes = server.bundle, server.modes
+    if args.mode is not None and args.mode not in modes:
+        server.server_close()
+        print(f"error: --mode {args.mode} needs drafters that are not loaded (available: {', '.join(modes)})", file=sys.stderr)
         return 2
     try:
         server.warm_up()

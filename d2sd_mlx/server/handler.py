@@ -252,5 +252,5 @@ def _as_api_error(e: Exception) -> APIError:
         return e
     if isinstance(e, D2SDError):
         return APIError(400, str(e), None, "invalid_request")
-    log.error("generation failed: %r", e)
+    log.error("generation failed: %r", e, exc_info=e)
     return APIError(500, f"the generation failed: {type(e).__name__}: {e}", None, "internal_error", "server_error")

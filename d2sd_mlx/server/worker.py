@@ -69,6 +69,20 @@ class Worker:
             self._pending.append(job)
             self._cond.notify()
 
+    def call(self, fn: Callable[[], object]):
+        """Run `fn` on the worker thread (after the jobs queued before it); return its result."""
+        def once(cancelled):
+            yield fn()
+
+        job = Job(once, name=getattr(fn, "__name__", "call"))
+        self.submit(job)
+        result = None
+        while (event := job.events.get()) is not END:
+            if isinstance(event, Failure):
+                raise event.error
+            result = event
+        return result
+
     def cancel(self, job: Job) -> None:
         """Stop `job`: dropped from the queue if it waits, stopped at its next event if it runs."""
         with self._cond:
@@ -126,7 +140,7 @@ class Worker:
                         log.info("%s: cancelled", job.name)
                         break
             except Exception as e:  # the job's failure goes to its waiting thread; the worker goes on
-                log.exception("%s failed", job.name)
+                log.debug("%s failed", job.name, exc_info=True)
                 job.events.put(Failure(e))
             finally:
                 close = getattr(events, "close", None)

@@ -20,9 +20,16 @@ from server_helpers import CHAT_TEMPLATE, MAX_BODY, QUEUE_SIZE, ROOT, LiveServer
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
+    """The tiny bundle, with a chat template and bf16 drafters on the fp32 target (as in the shipped bundle,
+    so loading casts the drafters lazily: the server must evaluate that on its worker thread)."""
+    import mlx.core as mx
+
+    from d2sd_mlx.drafter import load_drafter, save_drafter
     from d2sd_mlx.tiny import write_tiny_bundle
 
     out = write_tiny_bundle(tmp_path_factory.mktemp("server") / "tiny")
+    for name in ("dflash", "vp"):
+        save_drafter(load_drafter(out / name), out / name, dtype=mx.bfloat16)
     cfg_file = out / "target" / "tokenizer_config.json"
     cfg = json.loads(cfg_file.read_text())
     cfg["chat_template"] = CHAT_TEMPLATE
