@@ -28,6 +28,7 @@ log = logging.getLogger("d2sd_mlx.server")
 
 ROUTES = {"/v1/chat/completions": CHAT, "/chat/completions": CHAT, "/v1/completions": TEXT, "/completions": TEXT}
 POLL_S = 0.1  # how often a waiting handler checks whether its client is still there
+DRAIN_MAX = 16 << 20  # an oversized body up to this size is read and dropped; a larger one closes the connection
 
 
 class ClientGone(Exception):
@@ -37,6 +38,7 @@ class ClientGone(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; streams use chunked transfer encoding
     server_version = "d2sd-mlx"
+    timeout = 120  # seconds a socket read or write may block: idle keep-alive connections are closed
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         log.info("%s %s", self.address_string(), format % args)
@@ -90,10 +92,13 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             raise APIError(400, f"invalid Content-Length {self.headers['Content-Length']!r:.40}", None, "invalid_header")
-        limit = self.server.config.max_body_bytes
-        if n > limit:
-            self.close_connection = True  # the body is left unread
-            raise APIError(413, f"the request body is {n} bytes; the limit is {limit}", None, "request_too_large")
+        if n > self.server.config.max_body_bytes:
+            if n <= DRAIN_MAX:  # read it away, so the client sees the 413 rather than a reset connection
+                while n > 0 and (got := len(self.rfile.read(min(n, 1 << 16)))):
+                    n -= got
+            else:
+                self.close_connection = True  # the body is left unread
+            raise self._too_large()
         raw = self.rfile.read(n)
         if len(raw) < n:
             raise ClientGone
@@ -101,6 +106,19 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise APIError(400, f"the request body is not valid JSON: {e}", None, "invalid_json")
+
+    def _too_large(self) -> APIError:
+        n, limit = self.headers.get("Content-Length"), self.server.config.max_body_bytes
+        return APIError(413, f"the request body is {n} bytes; the limit is {limit}", None, "request_too_large")
+
+    def handle_expect_100(self):
+        """Refuse an oversized body before the client sends it (curl asks first for large bodies)."""
+        n = self.headers.get("Content-Length", "")
+        if n.isdigit() and int(n) > self.server.config.max_body_bytes:
+            self.close_connection = True
+            self._send_error(self._too_large())
+            return False
+        return super().handle_expect_100()
 
     def _queue(self, kind: str, body) -> tuple[Job, object, int]:
         srv = self.server
@@ -192,7 +210,7 @@ class Handler(BaseHTTPRequestHandler):
                                "server_error")
             self._write_chunk(DONE)
             self._write_chunk(b"")
-        except (ClientGone, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+        except ClientGone:
             self._gone(job)
         except Exception as e:
             err = _as_api_error(e)
@@ -203,7 +221,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._write_chunk(sse(err.body()))
                 self._write_chunk(DONE)
                 self._write_chunk(b"")
-            except OSError:
+            except ClientGone:
                 self._gone(job)
 
     def _gone(self, job: Job) -> None:
@@ -233,18 +251,24 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(e.status, e.body(), e.headers)
 
     def _start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("X-Accel-Buffering", "no")  # tell a reverse proxy not to buffer the stream
-        self.end_headers()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("X-Accel-Buffering", "no")  # tell a reverse proxy not to buffer the stream
+            self.end_headers()
+        except OSError as e:
+            raise ClientGone from e
 
     def _event(self, obj) -> None:
         self._write_chunk(sse(obj))
 
     def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        except OSError as e:  # a broken pipe, a reset, a write that timed out: the client is gone
+            raise ClientGone from e
 
 
 def _as_api_error(e: Exception) -> APIError:

@@ -241,7 +241,9 @@ def parse_request(body, kind: str, defaults: Defaults, *, max_context: int, voca
     opts = body.get("stream_options")
     if opts is not None and not isinstance(opts, dict):
         raise _wrong_type("stream_options", "an object", opts)
-    include_usage = _get_bool(opts or {}, "include_usage", False) if opts else False
+    include_usage = (opts or {}).get("include_usage")
+    if include_usage is not None and not isinstance(include_usage, bool):
+        raise _wrong_type("stream_options.include_usage", "a boolean", include_usage)
     mode = _get_choice(body, "mode", MODES) or defaults.mode or default_mode
     if mode not in modes:
         raise bad_request(f"'mode' {mode!r} needs drafters this server has not loaded (available: {', '.join(modes)})",
@@ -252,7 +254,7 @@ def parse_request(body, kind: str, defaults: Defaults, *, max_context: int, voca
         top_p=_get_number(body, "top_p", defaults.top_p, 0.0, 1.0),
         top_k=_get_int(body, "top_k", defaults.top_k, lo=0),
         seed=None if seed is None else seed % 2**64,
-        stop=parse_stop(body.get("stop")), stream=stream, include_usage=stream and include_usage,
+        stop=parse_stop(body.get("stop")), stream=stream, include_usage=stream and bool(include_usage),
         mode=mode, budget=_get_choice(body, "budget", BUDGETS) or defaults.budget, model=model,
     )
     if kind == CHAT:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 
 import pytest
 
@@ -49,7 +50,7 @@ BAD = [  # (path, body, status, param named in the error)
     (CHAT, chat(seed="x"), 400, "seed"),
     (CHAT, chat(stream="yes"), 400, "stream"),
     (CHAT, chat(stream=True, stream_options="usage"), 400, "stream_options"),
-    (CHAT, chat(stream=True, stream_options={"include_usage": "yes"}), 400, "include_usage"),
+    (CHAT, chat(stream=True, stream_options={"include_usage": "yes"}), 400, "stream_options.include_usage"),
     (CHAT, chat(stop=5), 400, "stop"),
     (CHAT, chat(stop=["ok", 3]), 400, "stop"),
     (CHAT, chat(stop=[""]), 400, "stop"),
@@ -92,9 +93,31 @@ def test_context_overflow_is_named(server):
 
 def test_body_over_the_limit_is_a_413(server):
     body = json.dumps(chat(messages=[{"role": "user", "content": "x" * MAX_BODY}])).encode()
-    status, headers, data = server.request("POST", CHAT, body)
-    assert status == 413 and data["error"]["code"] == "request_too_large"
-    assert str(MAX_BODY) in data["error"]["message"]
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("POST", CHAT, body=body)
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        assert resp.status == 413 and data["error"]["code"] == "request_too_large"
+        assert str(MAX_BODY) in data["error"]["message"]
+        conn.request("POST", CHAT, body=json.dumps(chat()).encode())  # the body was read away: the connection lives
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        resp.read()
+    finally:
+        conn.close()
+
+
+def test_oversized_body_is_refused_before_it_is_sent(server):
+    with socket.create_connection((server.host, server.port), timeout=30) as s:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n" % CHAT.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413") and b"request_too_large" in reply
 
 
 def test_missing_content_length_is_a_411(server):
