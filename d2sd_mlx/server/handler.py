@@ -71,8 +71,7 @@ class Handler(BaseHTTPRequestHandler):
         except ClientGone:
             self.close_connection = True
             return
-        except Exception as e:  # a bug, not bad input: a 500 and the server goes on
-            log.exception("POST %s failed", path)
+        except Exception as e:  # a bug, not bad input: a 500 (logged with its traceback) and the server goes on
             self._send_error(_as_api_error(e))
             return
         if req.stream:
@@ -247,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, e: APIError) -> None:
         if e.status >= 500:
-            log.warning("%s: %s", e.status, e.message)
+            (log.info if e.code == "queue_full" else log.warning)("%s: %s", e.status, e.message)
         self._send_json(e.status, e.body(), e.headers)
 
     def _start_stream(self) -> None:
@@ -276,5 +275,5 @@ def _as_api_error(e: Exception) -> APIError:
         return e
     if isinstance(e, D2SDError):
         return APIError(400, str(e), None, "invalid_request")
-    log.error("generation failed: %r", e, exc_info=e)
-    return APIError(500, f"the generation failed: {type(e).__name__}: {e}", None, "internal_error", "server_error")
+    log.error("request failed: %r", e, exc_info=e)
+    return APIError(500, f"the server failed: {type(e).__name__}: {e}", None, "internal_error", "server_error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -189,3 +190,19 @@ def test_cancel_stops_the_running_job_at_its_next_event_and_failures_reach_the_w
     [failure] = drain(bad)
     assert isinstance(failure, Failure) and str(failure.error) == "boom"
     w.stop()
+
+
+# -- the command line --------------------------------------------------------------------------
+def test_cli_refuses_what_it_cannot_serve(tiny_dir, tmp_path, capsys):
+    from d2sd_mlx.server.cli import main
+
+    assert main(["--model", str(tmp_path / "missing"), "--port", "0"]) == 2
+    assert "no such model folder" in capsys.readouterr().err
+    assert main(["--model", str(tiny_dir / "target"), "--mode", "d2sd", "--port", "0"]) == 2
+    assert "--mode d2sd needs drafters" in capsys.readouterr().err
+    assert main(["--queue-size", "0"]) == 2
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["--port", str(busy.getsockname()[1])]) == 2
+    assert "cannot listen" in capsys.readouterr().err
