@@ -186,6 +186,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         u = usage(n_prompt, last.completion_tokens, last.stats)
         self._send_json(200, shaper.completion("".join(text), last.finish_reason, u))
+        _log_done(job, last)
 
     def _stream(self, job: Job, req, n_prompt: int) -> None:
         shaper = Shaper(req.kind, self.server.config.model_id)
@@ -204,6 +205,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._event(shaper.chunk(None, piece.finish_reason, with_usage=req.include_usage))
                     if req.include_usage:
                         self._event(shaper.usage_chunk(usage(n_prompt, piece.completion_tokens, piece.stats)))
+                    _log_done(job, piece)
             if not started:
                 raise APIError(503, "the generation was cancelled (the server is stopping)", None, "cancelled",
                                "server_error")
@@ -268,6 +270,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         except OSError as e:  # a broken pipe, a reset, a write that timed out: the client is gone
             raise ClientGone from e
+
+
+def _log_done(job: Job, last) -> None:
+    st = last.stats or {}
+    log.info("%s: %d tokens (%s), alpha %.2f over %d cycles, %.1f tokens/s", job.name, last.completion_tokens,
+             last.finish_reason, st.get("alpha", 0.0), st.get("cycles", 0), st.get("generation_tps", 0.0))
 
 
 def _as_api_error(e: Exception) -> APIError:
