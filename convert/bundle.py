@@ -84,6 +84,7 @@ def check_compat(target_config: dict, drafter_config: DrafterConfig, what: str =
         "mask_token_id": d.mask_token_id,
         "block_size": d.block_size,
         "role": d.role,
+        "draft_vocab_size": d.draft_vocab_size,
     }
 
 
@@ -148,7 +149,7 @@ def make_manifest(target: str | Path, drafter: str | Path | None, vp_drafter: st
         taps = rec["target_layer_ids"]
         if key == "drafter" and dcfg.role == ROLE_VP:
             print(f"[NOTE] {path} is a VP drafter (training_mode=vp_drafter) used as the DFlash drafter", file=sys.stderr)
-        compat[key] = {k: rec[k] for k in ("target_layer_ids", "num_target_layers", "mask_token_id", "block_size", "role")}
+        compat[key] = {k: rec[k] for k in ("target_layer_ids", "num_target_layers", "mask_token_id", "block_size", "role", "draft_vocab_size")}
     return {
         "version": BUNDLE_VERSION,
         "target": _rel(target, out),

@@ -113,6 +113,14 @@ def write_bundle(a) -> None:
 
     from ..drafter import save_drafter
 
+    recipe = None
+    if a.recipe:
+        try:
+            recipe = json.loads(Path(a.recipe).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise D2SDError(f"--recipe {a.recipe}: cannot read a JSON object ({e})") from e
+        if not isinstance(recipe, dict):
+            raise D2SDError(f"--recipe {a.recipe}: expected a JSON object, got {type(recipe).__name__}")
     path, target = _target(a.model)
     cfg = dict(target.config, embedding_rows=target.vocab_rows)
     parts = {"drafter": ("dflash", load_drafter(a.dflash)), "vp_drafter": ("vp", load_drafter(a.vp))}
@@ -122,6 +130,8 @@ def write_bundle(a) -> None:
             save_drafter(d, tmp / name, dtype=getattr(mx, a.dtype))
         manifest = {"version": 1, "target": "default" if a.model is None else str(Path(path).resolve()),
                     "drafter": "dflash", "vp_drafter": "vp", "compat": compat}
+        if a.recipe:
+            manifest["recipe"] = recipe
         (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"bundle written to {a.out}")
 
@@ -182,7 +192,9 @@ def main(argv=None) -> int:
     b.add_argument("--vp", required=True)
     b.add_argument("--out", required=True)
     b.add_argument("--model", help="target folder (default: the embedded SmolLM2 target; recorded as \"default\")")
-    b.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
+    b.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16",
+                   help="weight dtype of the packaged drafters (default: bfloat16)")
+    b.add_argument("--recipe", help="JSON file recorded as bundle.json's \"recipe\" (data, steps, commands, replay α)")
     a = p.parse_args(argv)
     try:
         if a.cmd == "bundle":
