@@ -19,6 +19,7 @@ import struct
 import sys
 from pathlib import Path
 
+from d2sd_mlx.config_io import read_json
 from d2sd_mlx.drafter import ROLE_VP, DrafterConfig
 from d2sd_mlx.errors import D2SDError
 
@@ -108,10 +109,7 @@ def target_config_of(folder: str | Path) -> dict:
     f = folder / "config.json"
     if not f.is_file():
         raise D2SDError(f"{folder}: not a model folder (no config.json)")
-    try:
-        cfg = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise D2SDError(f"{f}: invalid JSON ({e})") from e
+    cfg = read_json(f, "model config")
     emb = _safetensors_shapes(folder).get("model.embed_tokens.weight")
     if emb:
         cfg["embedding_rows"] = emb[0]
@@ -123,10 +121,7 @@ def drafter_config_of(folder: str | Path) -> DrafterConfig:
     f = folder / "config.json"
     if not f.is_file():
         raise D2SDError(f"{folder}: not a drafter folder (no config.json)")
-    try:
-        raw = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise D2SDError(f"{f}: invalid JSON ({e})") from e
+    raw = read_json(f, "drafter config")
     return DrafterConfig.from_dict(raw, source=str(f))
 
 

@@ -8,13 +8,13 @@ through `torch.load(weights_only=True)` when torch is installed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import mlx.core as mx
 
+from d2sd_mlx.config_io import read_json
 from d2sd_mlx.errors import D2SDError
 
 from . import log
@@ -89,20 +89,13 @@ def read_config(folder: Path) -> dict:
     f = folder / "config.json"
     if not f.is_file():
         raise D2SDError(f"{folder}: no config.json")
-    try:
-        cfg = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise D2SDError(f"{f}: invalid JSON ({e})") from e
-    if not isinstance(cfg, dict):
-        raise D2SDError(f"{f}: expected a JSON object")
-    return cfg
+    return read_json(f, "config")
 
 
 def _read_index(f: Path) -> dict:
-    try:
-        wm = json.loads(f.read_text())["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise D2SDError(f"{f}: not a valid weight index (needs a weight_map object) ({e})") from e
+    wm = read_json(f, "weight index").get("weight_map")
+    if wm is None:
+        raise D2SDError(f"{f}: not a valid weight index (needs a weight_map object)")
     if not isinstance(wm, dict):
         raise D2SDError(f"{f}: weight_map is not an object")
     return wm

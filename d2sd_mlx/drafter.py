@@ -325,10 +325,9 @@ def load_drafter(path: str | Path, dtype=None) -> DFlashDrafter:
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
         raise D2SDError(f"{path}: not a drafter folder (no config.json)")
-    try:
-        raw = json.loads(cfg_file.read_text())
-    except json.JSONDecodeError as e:
-        raise D2SDError(f"{cfg_file}: invalid JSON ({e})") from e
+    from .config_io import read_json
+
+    raw = read_json(cfg_file, "drafter config")
     cfg = DrafterConfig.from_dict(raw, source=str(cfg_file))
     model = DFlashDrafter(cfg)
     files = sorted(path.glob("*.safetensors"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlx.core as mx
 from mlx_lm.utils import load as mlx_load
 
+from .config_io import read_json
 from .drafter import DFlashDrafter, load_drafter
 from .errors import D2SDError
 from .target import SUPPORTED, Target
@@ -59,7 +59,7 @@ def load_target(path: str | Path) -> Target:
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
         raise D2SDError(f"{path}: not a model folder (no config.json)")
-    config = json.loads(cfg_file.read_text())
+    config = read_json(cfg_file, "model config")
     mt = config.get("model_type")
     if mt not in SUPPORTED:
         raise D2SDError(f"{cfg_file}: model_type {mt!r} is not supported (supported: {', '.join(SUPPORTED)})")
@@ -120,11 +120,10 @@ def _read_manifest(folder: Path) -> dict:
     f = folder / "bundle.json"
     if not f.is_file():
         return {}
-    try:
-        m = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise D2SDError(f"{f}: invalid JSON ({e})") from e
+    m = read_json(f, "bundle manifest")
     for key in ("target", "drafter", "vp_drafter"):
+        if m.get(key) is not None and not isinstance(m[key], str):
+            raise D2SDError(f"{f}: {key!r} must be a folder path (a string), found {type(m[key]).__name__}")
         if m.get(key) and m[key] != "default":
             m[key] = str((folder / m[key]).resolve())
     return m

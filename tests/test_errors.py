@@ -108,3 +108,63 @@ def test_tiny_bundle_roundtrip_and_role(tmp_path):
     assert b.vp_drafter.config.role == ROLE_VP
     text = "".join(r.text for r in stream_generate(b, "The quick", max_tokens=8))
     assert isinstance(text, str)
+
+
+# --- corrupt config files: one reader names the file and the problem (issue 15, item 1) -----------
+
+CORRUPT = {
+    "truncated": ('{"model_type": "llama", "hidden_', "invalid JSON"),
+    "list": ("[1, 2]", "must hold a JSON object.*found a list"),
+    "empty": ("", "is empty"),
+    "binary": (b"\xff\xfe\x00garbage", "not UTF-8"),
+}
+
+
+def _corrupt(f, how):
+    content = CORRUPT[how][0]
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    else:
+        f.write_text(content)
+    return CORRUPT[how][1]
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPT))
+@pytest.mark.parametrize("which", ["target", "drafter", "bundle"])
+def test_corrupt_config_names_file_and_problem(tmp_path, which, how):
+    out = write_tiny_bundle(tmp_path / "b")
+    f = {"target": out / "target" / "config.json", "drafter": out / "dflash" / "config.json",
+         "bundle": out / "bundle.json"}[which]
+    assert f.is_file(), sorted(p.name for p in out.iterdir())
+    problem = _corrupt(f, how)
+    with pytest.raises(D2SDError, match=problem) as e:
+        load(out)
+    assert str(f) in str(e.value)
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPT))
+def test_corrupt_target_config_on_the_command_line(tmp_path, capsys, how):
+    from d2sd_mlx.generate import main
+
+    out = write_tiny_bundle(tmp_path / "b")
+    problem = _corrupt(out / "target" / "config.json", how)
+    assert main(["--model", str(out / "target"), "--prompt", "hi", "--max-tokens", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and str(out / "target" / "config.json") in err
+    import re
+
+    assert re.search(problem, err), err
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPT))
+def test_corrupt_converter_inputs(tmp_path, how):
+    from convert.bundle import drafter_config_of, target_config_of
+    from convert.hf import read_config
+
+    out = write_tiny_bundle(tmp_path / "b")
+    for folder, reader in ((out / "target", read_config), (out / "target", target_config_of),
+                           (out / "dflash", drafter_config_of)):
+        problem = _corrupt(folder / "config.json", how)
+        with pytest.raises(D2SDError, match=problem) as e:
+            reader(folder)
+        assert str(folder / "config.json") in str(e.value)
