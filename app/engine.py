@@ -108,7 +108,7 @@ class RealEngine:
     def load(self, model, drafter, vp_drafter) -> EngineInfo:
         for label, path in (("model", model), ("drafter", drafter), ("VP drafter", vp_drafter)):
             if path:
-                problem = check_model_dir(path)
+                problem = check_model_dir(path, bundle=label == "model")
                 if problem:
                     raise EngineError(f"Cannot use {label} {path}: {problem}")
         try:
@@ -211,8 +211,8 @@ def _bundle_info(bundle, model, drafter, vp_drafter, spec_error: str) -> EngineI
     return EngineInfo(
         name=getattr(bundle, "name", None) or (Path(model).name if model else "default"),
         model=model,
-        drafter=_label(drafter, d),
-        vp_drafter=_label(vp_drafter, vp),
+        drafter=_label(drafter or (getattr(bundle, "drafter_path", None) if model else None), d),
+        vp_drafter=_label(vp_drafter or (getattr(bundle, "vp_drafter_path", None) if model else None), vp),
         max_context=int(getattr(bundle, "max_context", 0) or 2048),
         block_size=int(block) if block else None,
         spec=spec,

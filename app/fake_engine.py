@@ -88,7 +88,7 @@ class FakeEngine:
         self.loads.append((model, drafter, vp_drafter))
         for label, path in (("model", model), ("drafter", drafter), ("VP drafter", vp_drafter)):
             if path and not path.startswith("fake"):
-                problem = check_model_dir(path)
+                problem = check_model_dir(path, bundle=label == "model")
                 if problem:
                     raise EngineError(f"Cannot use {label} {path}: {problem}")
         if self.load_error:

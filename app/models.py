@@ -24,16 +24,28 @@ class Candidate:
         return f"{self.name}  ({self.size_mb:.0f} MB, {bits})"
 
 
-def check_model_dir(path: str) -> str:
-    """'' when `path` looks like an MLX model or drafter folder, else the reason it does not."""
+def check_model_dir(path: str, bundle: bool = False) -> str:
+    """'' when `path` looks like an MLX model or drafter folder, else the reason it does not.
+
+    With bundle=True a bundle folder (bundle.json naming a target and its drafters, as written by
+    `python -m convert.bundle`) is accepted too; its contents are checked when it is loaded.
+    """
     p = Path(path).expanduser()
     if not p.exists():
         return "no such file or folder"
     if not p.is_dir():
         return "not a folder (expected a model folder with config.json and *.safetensors)"
+    if bundle and (p / "bundle.json").is_file():
+        try:
+            manifest = json.loads((p / "bundle.json").read_text())
+        except (OSError, ValueError) as exc:
+            return f"bundle.json cannot be read ({exc.__class__.__name__}: {exc})"
+        if not isinstance(manifest, dict) or not manifest.get("target"):
+            return "bundle.json does not name a target"
+        return ""
     config = p / "config.json"
     if not config.is_file():
-        return "not a model folder: config.json is missing"
+        return "not a model folder: config.json is missing" + ("" if not bundle else " (and no bundle.json)")
     try:
         json.loads(config.read_text())
     except (OSError, ValueError) as exc:
@@ -86,10 +98,16 @@ def vocab_of(path: str | None) -> int | None:
     if not path:
         return None
     try:
-        config = json.loads((Path(path) / "config.json").read_text())
-    except (OSError, ValueError):
+        folder = Path(path)
+        if (folder / "bundle.json").is_file() and not (folder / "config.json").is_file():
+            target = json.loads((folder / "bundle.json").read_text()).get("target")
+            if not target or target == "default":
+                return None
+            folder = folder / target
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError, AttributeError, TypeError):
         return None
-    return config.get("vocab_size")
+    return config.get("vocab_size") if isinstance(config, dict) else None
 
 
 def _hf_cache_snapshots() -> list[Path]:

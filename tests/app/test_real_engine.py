@@ -43,3 +43,29 @@ async def test_real_tiny_engine_streams_into_the_app(bundle_dir):
         await pilot.pause(0.2)
         await send(pilot, "again")
         assert replies(app)[-1].status == "done"
+
+
+def test_bundle_folder_is_a_model(bundle_dir):
+    """`--model BUNDLE` (bundle.json naming target and drafters) works in the app as in the CLI (issue 15, item 2)."""
+    from app.models import check_model_dir, vocab_of
+
+    assert check_model_dir(str(bundle_dir), bundle=True) == ""
+    assert "config.json is missing" in check_model_dir(str(bundle_dir))  # not a drafter folder
+    assert vocab_of(str(bundle_dir)) == vocab_of(str(bundle_dir / "target")) == 320
+    engine = RealEngine()
+    info = engine.load(str(bundle_dir), None, None)
+    assert info.spec == "on" and info.drafter == "dflash" and info.vp_drafter == "vp"
+    assert "d2sd" in info.modes
+    text = "".join(r.text for r in engine.stream([{"role": "user", "content": "hi"}], Params(max_tokens=6)))
+    assert text == plain_reply(bundle_dir, "hi", 6)
+
+
+def test_bundle_folder_in_one_shot_mode(bundle_dir):
+    import io
+
+    from app import oneshot
+
+    out, err = io.StringIO(), io.StringIO()
+    rc = oneshot.run(RealEngine(), "hi", Params(max_tokens=4), model=str(bundle_dir), stats=True, out=out, err=err)
+    assert rc == 0, err.getvalue()
+    assert "mode d2sd" in err.getvalue() and "not a model folder" not in err.getvalue()
