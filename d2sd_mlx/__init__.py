@@ -8,7 +8,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "load": ".loading", "Bundle": ".loading",
-    "generate": ".api", "stream_generate": ".api",
+    "generate": ".api", "stream_generate": ".api", "encode_prompt": ".api",
     "Response": ".types", "Stats": ".types",
     "D2SDError": ".errors",
 }

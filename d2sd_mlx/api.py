@@ -44,29 +44,58 @@ def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_siz
         raise D2SDError(f"top_k must be >= 0, got {top_k}")
 
 
-def _encode(bundle: Bundle, prompt) -> list[int]:
-    if isinstance(prompt, str):
+def encode_prompt(bundle: Bundle, prompt, *, system: str | None = None, raw: bool = False) -> list[int]:
+    """Token ids for `prompt`, as `stream_generate` reads it.
+
+    - a str is a user message: with a chat template (an instruct model) it is wrapped in the
+      template with the assistant's turn opened, like `mlx_lm.generate`'s command line does;
+      `system` adds a system message. raw=True (or a tokenizer without a template) encodes the
+      text as is, for base models and hand-built prompts;
+    - a list of {"role", "content"} dicts is a conversation, always templated;
+    - a list / mx.array of ints are token ids, used as they are.
+    """
+    if isinstance(prompt, mx.array):
+        return [int(t) for t in prompt.reshape(-1).tolist()]
+    if isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[0], dict)):
         tok = bundle.tokenizer
         if tok is None:
             raise D2SDError("this target has no tokenizer: pass the prompt as token ids")
-        return list(tok.encode(prompt))
-    if isinstance(prompt, mx.array):
-        return [int(t) for t in prompt.reshape(-1).tolist()]
+        if isinstance(prompt, str):
+            if raw or not getattr(tok, "chat_template", None):
+                return list(tok.encode(prompt))
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            messages = list(prompt)
+            if not getattr(tok, "chat_template", None):
+                raise D2SDError("this tokenizer has no chat template: pass the prompt as text or token ids")
+        if system:
+            messages = [{"role": "system", "content": system}] + messages
+        ids = tok.apply_chat_template(messages, add_generation_prompt=True)
+        if isinstance(ids, str):
+            return list(tok.encode(ids, add_special_tokens=False))
+        if hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return [int(t) for t in ids]
     return [int(t) for t in prompt]
 
 
 def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_tokens: int = 256,
                     temp: float = 0.0, top_p: float = 0.0, top_k: int = 0, seed: int | None = None,
                     block_size: int | None = None, branches: int = 4, max_nodes: int | None = None,
-                    stop_on_eos: bool = True, budget: str | None = None) -> Iterator[Response]:
+                    stop_on_eos: bool = True, budget: str | None = None, raw: bool = False,
+                    system: str | None = None) -> Iterator[Response]:
     """Yield one Response per cycle: the tokens it committed, their text and sources, running stats.
+
+    prompt: text (a user message, put in the model's chat template unless raw=True; `system` adds a
+    system message), a list of {"role", "content"} messages, or token ids (used as given); see
+    `encode_prompt`.
 
     budget: "auto" (the default in d2sd mode) picks the tree per cycle for tokens/s, with `branches`
     as the cap on K; "fixed" (the default in dflash/dflash2) verifies the paper's fixed tree.
     Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
     """
     mode = mode or bundle.default_mode
-    ids = _encode(bundle, prompt)
+    ids = encode_prompt(bundle, prompt, system=system, raw=raw)
     if block_size is None:
         block_size = bundle.drafter.config.block_size if bundle.drafter is not None else 16
     budget = budget or ("auto" if mode == "d2sd" else "fixed")

