@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
 import time
 from typing import Iterator
 
@@ -12,6 +15,12 @@ from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
 from .types import MODES, Response, Stats
+
+
+def trained_block_size(bundle: Bundle, mode: str) -> int:
+    """The largest γ the drafters of `mode` were trained for (the smaller of the two in d2sd mode)."""
+    drafters = [bundle.drafter] + ([bundle.vp_drafter] if mode == "d2sd" else [])
+    return min(d.config.block_size for d in drafters if d is not None)
 
 
 def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_size: int, branches: int,
@@ -32,6 +41,13 @@ def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_siz
         raise D2SDError(f"the prompt has {len(ids)} tokens; the model's context is {bundle.max_context}")
     if block_size < 2:
         raise D2SDError(f"block_size must be at least 2, got {block_size}")
+    if mode != "ar":
+        trained = trained_block_size(bundle, mode)
+        if block_size > trained:
+            raise D2SDError(
+                f"block_size {block_size} is larger than the drafter's trained block size γ = {trained} "
+                f"(tokens per draft row, anchor included); pass a block size from 2 to {trained}, or omit it"
+            )
     if branches < 0:
         raise D2SDError(f"branches must be >= 0, got {branches}")
     if max_nodes is not None and max_nodes < 1:
@@ -79,6 +95,30 @@ def encode_prompt(bundle: Bundle, prompt, *, system: str | None = None, raw: boo
     return [int(t) for t in prompt]
 
 
+NOTICE_AFTER_S = 1.5  # a first-use step that takes longer than this says what it is doing
+
+
+@contextlib.contextmanager
+def _slow_notice(what: str, after: float | None = None):
+    """Print `what…` on stderr if the body is still running after `after` seconds, and its time at the end."""
+    shown = threading.Event()
+
+    def show():
+        shown.set()
+        print(f"[d2sd] {what}…", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(NOTICE_AFTER_S if after is None else after, show)
+    timer.daemon = True
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if shown.is_set():
+            print(f"[d2sd] done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
 def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_tokens: int = 256,
                     temp: float = 0.0, top_p: float = 0.0, top_k: int = 0, seed: int | None = None,
                     block_size: int | None = None, branches: int = 4, max_nodes: int | None = None,
@@ -107,7 +147,9 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     # the cost model is measured on first use, before the clock starts (see costmodel.py)
     controller = None
     if budget == "auto" and mode != "ar":
-        controller = for_decode(bundle.target, bundle.drafter, bundle.vp_drafter, opts)
+        with _slow_notice("Measuring this machine's draft and verify costs for the budget (first use of "
+                          f"this model with γ = {block_size}; the result is cached)"):
+            controller = for_decode(bundle.target, bundle.drafter, bundle.vp_drafter, opts)
     tok = bundle.tokenizer
     eos = set(getattr(tok, "eos_token_ids", ()) or ()) if stop_on_eos else set()
     detok = tok.detokenizer if tok is not None else None

@@ -48,6 +48,8 @@ def test_incompatible_drafter(target, change, message):
         (dict(mode="fast"), "unknown mode"),
         (dict(max_tokens=0), "max_tokens"),
         (dict(block_size=1), "block_size"),
+        (dict(block_size=1000), r"block_size 1000 is larger than the drafter's trained block size γ = 8"),
+        (dict(block_size=9, mode="dflash2"), "trained block size γ = 8"),
         (dict(temp=-1.0), "temperature"),
         (dict(top_p=1.5), "top_p"),
         (dict(branches=-1), "branches"),
@@ -168,3 +170,26 @@ def test_corrupt_converter_inputs(tmp_path, how):
         with pytest.raises(D2SDError, match=problem) as e:
             reader(folder)
         assert str(folder / "config.json") in str(e.value)
+
+
+def test_slow_first_use_calibration_says_what_it_does(target, monkeypatch, capsys):
+    """A cost calibration longer than a moment prints what it is doing, then its time (issue 15, item 4)."""
+    import time
+
+    from d2sd_mlx import api
+
+    real = api.for_decode
+
+    def slow(*a, **k):
+        time.sleep(0.3)
+        return real(*a, **k)
+
+    monkeypatch.setattr(api, "NOTICE_AFTER_S", 0.05)
+    monkeypatch.setattr(api, "for_decode", slow)
+    bundle = Bundle(target, make_drafter(CFG), make_drafter(CFG, role=ROLE_VP))
+    first(stream_generate(bundle, [1, 2, 3], mode="d2sd", budget="auto", max_tokens=2))
+    err = capsys.readouterr().err
+    assert "Measuring this machine's draft and verify costs" in err and "γ = 8" in err and "done in" in err
+    monkeypatch.setattr(api, "NOTICE_AFTER_S", 30.0)  # a quick one says nothing
+    first(stream_generate(bundle, [1, 2, 3], mode="d2sd", budget="auto", max_tokens=2))
+    assert capsys.readouterr().err == ""
