@@ -98,13 +98,35 @@ class StoredMessage:
 class Store:
     """All reads and writes of chats. Used from the app thread only."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path | None) -> None:
-        self.db, self.path = db, path
+    def __init__(self, db: sqlite3.Connection, path: Path | None, lock=None) -> None:
+        self.db, self.path, self._lock = db, path, lock
 
     @classmethod
     def open(cls, path: Path) -> tuple[Store, str]:
-        """Open (creating, migrating or recovering) the store; returns it and a notice ('' if none)."""
+        """Open (creating, migrating or recovering) the store; returns it and a notice ('' if none).
+
+        One app instance at a time writes a data folder: it holds an exclusive lock on
+        `chats.db.lock` while open. A second instance gets an in-memory store and a notice, so it
+        never interleaves messages with the first or marks the first one's streaming reply as
+        interrupted.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock, problem = _lock_folder(path)
+        if lock is None:
+            return cls.memory(), problem
+        try:
+            store, notice = cls._open_locked(path)
+        except BaseException:
+            _unlock(lock)
+            raise
+        if store.path is None:  # fell back to memory: nothing on disk to guard
+            _unlock(lock)
+        else:
+            store._lock = lock
+        return store, notice
+
+    @classmethod
+    def _open_locked(cls, path: Path) -> tuple[Store, str]:
         try:
             return cls(_connect(path), path), ""
         except _NewerSchema as exc:
@@ -130,6 +152,9 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            _unlock(self._lock)
+            self._lock = None
 
     # -- chats ---------------------------------------------------------------------------------
     def new_chat(self, title: str = "", system_prompt: str = "", params: dict | None = None,
@@ -246,6 +271,32 @@ def _connect(path: Path | None) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _lock_folder(path: Path):
+    """(an open lock file, '') when this process may write `path`, else (None, why not)."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here (Windows): one instance is assumed
+        return False, ""
+    try:
+        f = open(lock_path, "a+")
+    except OSError:
+        return False, ""  # a read-only folder: sqlite reports it when opening
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None, (f"Another d2sd chat is already using {path.parent} (its chats are locked by "
+                      f"{lock_path.name}). Chats of this session are kept in memory only and are not saved; "
+                      "close the other instance, or start this one with D2SD_CHAT_HOME set to another folder.")
+    return f, ""
+
+
+def _unlock(lock) -> None:
+    if lock:
+        lock.close()  # closing the file releases the flock
 
 
 def _move_aside(path: Path) -> Path:

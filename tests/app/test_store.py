@@ -102,3 +102,31 @@ def test_export_markdown_and_json(tmp_path):
     assert data["messages"][1]["stop_reason"] == "stop"
     out = export.write(chat, msgs, "json", tmp_path)
     assert out.name == f"fences-tables-{chat.id}.json" and json.loads(out.read_text())["messages"]
+
+
+def test_second_instance_on_one_data_folder_never_mixes_or_mislabels(tmp_path):
+    """Two apps on one data folder: the second gets an in-memory store and says why (issue 15, item 5)."""
+    path = tmp_path / "chats.db"
+    first, notice = Store.open(path)
+    assert notice == "" and first.path == path
+    chat = first.new_chat("one")
+    first.add_message(chat.id, "user", "q1")
+    reply = first.add_message(chat.id, "assistant", "partial", status="streaming")
+
+    second, notice = Store.open(path)  # another instance starts while the first streams
+    assert second.path is None and "Another d2sd chat is already using" in notice and "D2SD_CHAT_HOME" in notice
+    assert second.chats() == []
+    second.add_message(second.new_chat("two").id, "user", "q2")  # kept in its memory, not in the file
+    third, _ = Store.open(path)
+    assert third.path is None
+    assert [(m.role, m.content, m.status) for m in first.messages(chat.id)] == [
+        ("user", "q1", "done"), ("assistant", "partial", "streaming")]  # not marked interrupted
+    first.update_message(reply, content="partial and done", status="done")
+    for s in (first, second, third):
+        s.close()
+
+    again, notice = Store.open(path)  # the folder is free again once the first instance closed
+    assert notice == "" and again.path == path
+    assert [(m.content, m.status) for m in again.messages(chat.id)] == [("q1", "done"), ("partial and done", "done")]
+    assert len(again.chats()) == 1
+    again.close()
