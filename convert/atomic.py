@@ -17,6 +17,9 @@ from pathlib import Path
 from d2sd_mlx.errors import D2SDError
 
 TMP_MARK = ".tmp-"
+OLD_MARK = ".old-"
+
+_active: set[Path] = set()  # temporary folders being written now (removed by `remove_active`)
 
 
 def _remove(p: Path) -> None:
@@ -46,12 +49,13 @@ def atomic_dir(out: str | Path, force: bool = False):
     out = check_free(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_MARK}", dir=out.parent))
+    _active.add(tmp)
     try:
         yield tmp
         if out.exists() or out.is_symlink():
             if not force:
                 raise D2SDError(f"{out}: appeared while converting; not overwritten (pass --force)")
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            old = out.parent / f".{out.name}{OLD_MARK}{uuid.uuid4().hex[:8]}"
             os.rename(out, old)
             try:
                 os.rename(tmp, out)
@@ -64,6 +68,36 @@ def atomic_dir(out: str | Path, force: bool = False):
     except BaseException:
         _remove(tmp)
         raise
+    finally:
+        _active.discard(tmp)
+
+
+def remove_active() -> list[Path]:
+    """Remove the temporary folders of conversions still running in this process (for a hard exit,
+    e.g. quitting the app while a thread converts the default model). Returns what was removed."""
+    removed = []
+    for tmp in list(_active):
+        _remove(tmp)
+        _active.discard(tmp)
+        removed.append(tmp)
+    return removed
+
+
+def sweep_stale(out: str | Path) -> list[Path]:
+    """Remove leftover `.OUT.tmp-*` / `.OUT.old-*` siblings of `out` from a process that died mid-write.
+
+    Call it only while holding the lock that serialises writers of `out` (then no live writer owns them).
+    """
+    out = Path(out)
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for mark in (TMP_MARK, OLD_MARK):
+        for p in out.parent.glob(f".{out.name}{mark}*"):
+            if p not in _active:
+                _remove(p)
+                removed.append(p)
+    return removed
 
 
 def install_sigterm_handler() -> None:

@@ -23,7 +23,7 @@ import mlx.core as mx
 from d2sd_mlx.errors import D2SDError
 
 from . import log
-from .atomic import atomic_dir
+from .atomic import atomic_dir, sweep_stale
 from .gguf import convert_gguf
 
 NAME = "SmolLM2-135M-Instruct"
@@ -97,10 +97,14 @@ def ensure_default_target(cache_dir: str | Path | None = None, dtype: str | None
         raise D2SDError(f"default model dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
     folder = cache_root(cache_dir) / f"{NAME}-{dtype}"
     stamp = _stamp(src, dtype)
-    if _is_fresh(folder, stamp):
+    if _is_fresh(folder, stamp) and not _leftovers(folder):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     with _lock, _file_lock(folder.parent / f".{folder.name}.lock"):
+        stale = sweep_stale(folder)  # an earlier conversion that was killed or quit mid-way
+        if stale:
+            log.info(f"Removed {len(stale)} unfinished conversion folder(s) left by an earlier run: "
+                     + ", ".join(p.name for p in stale))
         if _is_fresh(folder, stamp):  # another process converted it meanwhile
             return folder
         log.info(f"Converting the default model {NAME} ({dtype}) into {folder} (first use)")
@@ -111,6 +115,10 @@ def ensure_default_target(cache_dir: str | Path | None = None, dtype: str | None
                 convert_gguf(src, tmp)
             (tmp / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
     return folder
+
+
+def _leftovers(folder: Path) -> bool:
+    return any(folder.parent.glob(f".{folder.name}.tmp-*")) or any(folder.parent.glob(f".{folder.name}.old-*"))
 
 
 @contextlib.contextmanager

@@ -218,3 +218,26 @@ def test_default_target_q4_keeps_shipped_quantization(tmp_path, monkeypatch):
     model, _ = load_model(Path(path))
     y = model(mx.array([[1, 2, 3]]))
     assert y.shape == (1, 3, 49152)
+
+
+@needs_smollm2
+def test_default_target_sweeps_stale_temp_folders(tmp_path, monkeypatch):
+    """A conversion killed or quit mid-way leaves `.NAME.tmp-*`; the next start removes it (issue 15, item 6)."""
+    import convert.default_model as dm
+
+    def fake_convert(src, out, **kw):
+        (out / "config.json").write_text("{}")
+        (out / "tokenizer.json").write_text("{}")
+
+    monkeypatch.setattr(dm, "convert_gguf", fake_convert)
+    cache = tmp_path / "cache"
+    stale = cache / ".SmolLM2-135M-Instruct-float32.tmp-dead1234"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"\0" * 4096)
+    old = cache / ".SmolLM2-135M-Instruct-float32.old-deadbeef"
+    old.mkdir()
+    path = dm.ensure_default_target(cache, dtype="float32")
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [path.name]
+    stale.mkdir()  # a leftover next to an up-to-date conversion is removed too
+    assert dm.ensure_default_target(cache, dtype="float32") == path
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [path.name]
