@@ -59,15 +59,55 @@ def main(argv: list[str] | None = None) -> int:
     app = ChatApp(engine, model=args.model, drafter=args.drafter, vp_drafter=args.vp_drafter,
                   params=params, overrides=overrides, store=store,
                   store_notice=store_notice, config=config, config_notice=config_notice)
-    app.run()
-    store.close()
-    if not app.runner.join(timeout=2.0):
-        # The engine is inside a model load that cannot be interrupted; letting the interpreter
-        # finalize under it can abort in native code, so leave now (the store is closed).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    try:
+        app.run()
+    finally:
+        clean = shutdown(app.runner, store)
+    if not clean:
+        hard_exit(0)
     return 0
+
+
+JOIN_TIMEOUT_S = 5.0  # how long quitting waits for the engine to finish its current cycle
+
+
+def shutdown(runner, store, timeout: float = JOIN_TIMEOUT_S) -> bool:
+    """Stop the engine thread and close the store before the interpreter tears down.
+
+    True when the engine thread has ended (a normal exit is then safe: MLX's streams are released
+    on both threads); False when it is stuck in work that cannot be interrupted (a model load or
+    conversion): the caller must then leave with `hard_exit`, never through interpreter finalization,
+    which would run MLX's native teardown under the still-running thread (an abort, exit 134).
+    """
+    runner.close()
+    joined = runner.join(timeout)
+    store.close()
+    if joined:
+        release_mlx()
+    return joined
+
+
+def release_mlx() -> None:
+    """MLX's recommended cleanup before interpreter shutdown (`mx.clear_streams`), if MLX was used."""
+    mx = sys.modules.get("mlx.core")
+    clear = getattr(mx, "clear_streams", None)
+    if clear is not None:
+        try:
+            mx.synchronize()
+            clear()
+        except Exception:  # nothing to clean or already torn down
+            pass
+
+
+def hard_exit(code: int = 0) -> None:
+    """Leave now, without interpreter finalization: remove the temporary folders of conversions the
+    engine thread is still writing (e.g. the first-use conversion of the default model), flush, exit."""
+    atomic = sys.modules.get("convert.atomic")
+    if atomic is not None:
+        atomic.remove_active()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def make_engine(fake: bool):

@@ -12,6 +12,7 @@ The app thread only calls `submit_*`, `stop` and `take`; the engine is touched o
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, replace
@@ -58,6 +59,20 @@ class GenerationDone(Message):
     def __init__(self, gen_id: int, reason: str, error: str = "") -> None:
         super().__init__()
         self.gen_id, self.reason, self.error = gen_id, reason, error
+
+
+def _release_thread_streams() -> None:
+    """MLX asks threads that used it to call `mx.clear_streams()` before they end (else its native
+    teardown at interpreter exit can abort: "terminate called without an active exception")."""
+    mx = sys.modules.get("mlx.core")
+    clear = getattr(mx, "clear_streams", None)
+    if clear is None:
+        return
+    try:
+        mx.synchronize()
+        clear()
+    except Exception:
+        pass
 
 
 @dataclass
@@ -124,17 +139,20 @@ class EngineRunner:
 
     # -- engine thread -------------------------------------------------------------------------
     def serve(self) -> None:
-        """Thread body: run jobs until `close()`."""
-        while not self._closing.is_set():
-            try:
-                job = self._jobs.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if job.kind == "load":
-                self._load(*job.args)
-            else:
-                self._generate(job)
-                self._cancels.pop(job.gen_id, None)
+        """Thread body: run jobs until `close()`, then release this thread's MLX streams."""
+        try:
+            while not self._closing.is_set():
+                try:
+                    job = self._jobs.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if job.kind == "load":
+                    self._load(*job.args)
+                else:
+                    self._generate(job)
+                    self._cancels.pop(job.gen_id, None)
+        finally:
+            _release_thread_streams()
 
     def _load(self, model, drafter, vp_drafter) -> None:
         try:
