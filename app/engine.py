@@ -120,13 +120,11 @@ class RealEngine:
         try:
             bundle = d2sd_mlx.load(model=model, drafter=drafter, vp_drafter=vp_drafter)
         except D2SDError as exc:
-            if not (drafter or vp_drafter):
-                raise EngineError(str(exc)) from exc
-            spec_error = str(exc)
-            try:
-                bundle = d2sd_mlx.load(model=model, drafter=None, vp_drafter=None)
-            except D2SDError as exc2:
-                raise EngineError(str(exc2)) from exc2
+            # An explicit drafter that cannot be used is an error: never answer with other drafters
+            # (the bundle's defaults) or silently without the one that was asked for.
+            given = [f"{label} {path}" for label, path in (("drafter", drafter), ("VP drafter", vp_drafter)) if path]
+            hint = f" (fix or drop the {' and '.join(given)}: an explicit drafter is never replaced)" if given else ""
+            raise EngineError(f"{exc}{hint}") from exc
         except (OSError, KeyError) as exc:
             raise EngineError(f"Could not load {model or 'the default bundle'}: {exc}") from exc
         self.bundle = bundle

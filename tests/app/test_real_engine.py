@@ -69,3 +69,26 @@ def test_bundle_folder_in_one_shot_mode(bundle_dir):
     rc = oneshot.run(RealEngine(), "hi", Params(max_tokens=4), model=str(bundle_dir), stats=True, out=out, err=err)
     assert rc == 0, err.getvalue()
     assert "mode d2sd" in err.getvalue() and "not a model folder" not in err.getvalue()
+
+
+def test_broken_explicit_drafter_is_an_error_never_a_substitute(bundle_dir, tmp_path):
+    """A truncated --drafter is refused; the app never answers with the bundle's drafters instead (issue 15, item 7)."""
+    import io
+    import shutil
+
+    from app import oneshot
+    from app.engine import EngineError
+
+    broken = tmp_path / "broken-dflash"
+    shutil.copytree(bundle_dir / "dflash", broken)
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) // 3])
+    for model in (str(bundle_dir), str(bundle_dir / "target")):
+        with pytest.raises(EngineError, match="broken-dflash.*an explicit drafter is never replaced"):
+            RealEngine().load(model, str(broken), None)
+        with pytest.raises(EngineError, match="broken-dflash"):
+            RealEngine().load(model, None, str(broken))
+    out, err = io.StringIO(), io.StringIO()
+    rc = oneshot.run(RealEngine(), "hi", Params(max_tokens=4), model=str(bundle_dir), drafter=str(broken),
+                     stats=True, out=out, err=err)
+    assert rc == 2 and out.getvalue() == "" and "broken-dflash" in err.getvalue()
