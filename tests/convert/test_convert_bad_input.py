@@ -378,8 +378,11 @@ def test_interrupted_cli_process_leaves_nothing(tiny_src, tmp_path):
         "import sys; from convert.from_hf import main; sys.exit(main(sys.argv[1:]))\n"
     ) % str(tmp_path / "started")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The child must see SIGINT whatever the suite inherited: under `nohup … &` the shell ignores
+    # SIGINT, an ignored signal stays ignored across exec, and Python then installs no handler.
     p = subprocess.Popen([sys.executable, "-c", code, "--hf-path", str(tiny_src["dflash"]), "--mlx-path",
-                          str(tmp_path / "out")], env=env, stderr=subprocess.PIPE, text=True)
+                          str(tmp_path / "out")], env=env, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while not (tmp_path / "started").exists() and time.monotonic() - t0 < 60:
         time.sleep(0.05)
@@ -388,6 +391,22 @@ def test_interrupted_cli_process_leaves_nothing(tiny_src, tmp_path):
     assert p.returncode == 130, err
     assert "interrupted; nothing was written" in err
     assert leftovers(tmp_path, "out") == []
+
+
+def test_interrupt_test_passes_with_sigint_ignored(tmp_path):
+    """The test above passes when the suite itself runs with SIGINT ignored (`nohup pytest … &`) (issue 15, item 9)."""
+    import os
+    import signal
+    import subprocess
+
+    from conv_helpers import ROOT
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "t"),
+         f"{__file__}::test_interrupted_cli_process_leaves_nothing"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stdout[-3000:]
 
 
 # --- sources ---------------------------------------------------------------------------------
