@@ -32,12 +32,29 @@ def _remove(p: Path) -> None:
             pass
 
 
-def check_free(out: str | Path, force: bool) -> Path:
-    """Refuse an existing output unless force (mlx_lm.convert refuses too)."""
+def check_free(out: str | Path, force: bool, inputs: tuple = ()) -> Path:
+    """Refuse an existing output unless force (mlx_lm.convert refuses too), and never replace the
+    current folder, one of its parents, or a folder that holds one of `inputs`."""
     out = Path(out)
+    check_not_around(out, inputs)
     if (out.exists() or out.is_symlink()) and not force:
         raise D2SDError(f"{out}: already exists (pass --force to overwrite it)")
     return out
+
+
+def check_not_around(out: str | Path, inputs: tuple = ()) -> None:
+    """D2SDError when `out` is the current folder or a parent of it, or holds (or is) an input."""
+    resolved = Path(out).expanduser().resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise D2SDError(f"{out}: the output would replace the current folder"
+                        f"{'' if resolved == cwd else ' (it is one of its parents)'}; pass a new folder, "
+                        "e.g. --mlx-path my-model")
+    for src in inputs:
+        s = Path(src).expanduser().resolve()
+        if resolved == s or resolved in s.parents:
+            raise D2SDError(f"{out}: the output would replace the input {src}"
+                            f"{'' if resolved == s else ' (it is a parent folder of it)'}; pass a new folder")
 
 
 @contextmanager

