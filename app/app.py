@@ -580,7 +580,7 @@ def _footer(status: str, reason: str | None, stats: dict, model: str | None, err
         "stopped": "■ stopped by you",
         "interrupted": "■ interrupted (the app closed mid-reply)",
         "error": f"⚠ error{': ' + error if error else ''}",
-    }.get(status, "✓ " + ("max tokens reached" if reason == "length" else "done"))
+    }.get(status, "✓ " + {"length": "max tokens reached", "context": "the model's context is full"}.get(reason, "done"))
     bits = [parts]
     if model:
         bits.append(model)

@@ -35,12 +35,10 @@ def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_siz
         raise D2SDError("mode 'd2sd' needs a VP drafter (--vp-drafter); use --mode dflash2 to reuse the DFlash drafter")
     if not ids:
         raise D2SDError("the prompt is empty")
-    if max_tokens <= 0:
-        raise D2SDError(f"max_tokens must be positive, got {max_tokens}")
+    check_options(max_tokens=max_tokens, block_size=block_size, branches=branches, max_nodes=max_nodes,
+                  temp=temp, top_p=top_p, top_k=top_k)
     if len(ids) >= bundle.max_context:
         raise D2SDError(f"the prompt has {len(ids)} tokens; the model's context is {bundle.max_context}")
-    if block_size < 2:
-        raise D2SDError(f"block_size must be at least 2, got {block_size}")
     if mode != "ar":
         trained = trained_block_size(bundle, mode)
         if block_size > trained:
@@ -48,11 +46,20 @@ def _check(bundle: Bundle, ids: list[int], mode: str, max_tokens: int, block_siz
                 f"block_size {block_size} is larger than the drafter's trained block size γ = {trained} "
                 f"(tokens per draft row, anchor included); pass a block size from 2 to {trained}, or omit it"
             )
+
+
+def check_options(*, max_tokens: int = 1, block_size: int | None = None, branches: int = 0,
+                  max_nodes: int | None = None, temp: float = 0.0, top_p: float = 0.0, top_k: int = 0) -> None:
+    """The checks that need no model (the CLI runs them before loading one)."""
+    if max_tokens <= 0:
+        raise D2SDError(f"max_tokens must be positive, got {max_tokens}")
+    if block_size is not None and block_size < 2:
+        raise D2SDError(f"block_size must be at least 2, got {block_size}")
     if branches < 0:
         raise D2SDError(f"branches must be >= 0, got {branches}")
     if max_nodes is not None and max_nodes < 1:
         raise D2SDError(f"max_nodes must be >= 1, got {max_nodes}")
-    if temp < 0:
+    if not temp >= 0:  # also refuses NaN
         raise D2SDError(f"temperature must be >= 0, got {temp}")
     if not 0 <= top_p <= 1:
         raise D2SDError(f"top_p must be in [0, 1], got {top_p}")
@@ -132,6 +139,8 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
 
     budget: "auto" (the default in d2sd mode) picks the tree per cycle for tokens/s, with `branches`
     as the cap on K; "fixed" (the default in dflash/dflash2) verifies the paper's fixed tree.
+    The last response has finish_reason "stop" (end of sequence), "length" (max_tokens) or
+    "context" (the model's context window is full: generation never runs past it).
     Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
     """
     mode = mode or bundle.default_mode
@@ -157,6 +166,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
         detok.reset()
 
     stats = Stats(mode=mode, budget=budget if mode != "ar" else "", prompt_tokens=len(ids))
+    context_left = bundle.max_context - len(ids)  # tokens that fit after the prompt
     mx.reset_peak_memory()
     t_start = time.perf_counter()
     t_first = None
@@ -175,8 +185,14 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
                     tokens, sources, finish = tokens[: i + 1], sources[: i + 1], "stop"
                     break
             room = max_tokens - stats.generation_tokens
+            context_room = context_left - stats.generation_tokens
             if len(tokens) >= room and finish is None:
                 finish = "length"
+            if len(tokens) >= context_room and context_room < room and finish is None:
+                finish = "context"  # the model's context is full: stop there, never run past it
+            room = min(room, context_room)
+            if finish is not None:
+                stats.finish_reason = finish
             tokens, sources = tokens[:room], sources[:room]
             stats.generation_tokens += len(tokens)
             stats.generation_s = now - t_first

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .api import encode_prompt, stream_generate
+from .api import check_options, encode_prompt, stream_generate
 from .budget import BUDGETS
 from .errors import D2SDError
 from .loading import Bundle, load
@@ -47,6 +47,12 @@ def prompt_ids(bundle: Bundle, prompt: str, system: str | None = None, raw: bool
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     prompt = args.prompt
+    try:  # options first: a typo is reported at once, not after a model load of several seconds
+        check_options(max_tokens=args.max_tokens, block_size=args.block_size, branches=args.branches,
+                      max_nodes=args.max_nodes, temp=args.temp, top_p=args.top_p, top_k=args.top_k)
+    except D2SDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if prompt is None or prompt == "-":
         prompt = sys.stdin.read() if (prompt == "-" or not sys.stdin.isatty()) else "Hello!"
     try:

@@ -45,6 +45,7 @@ class Stats:
     draft_s: float = 0.0
     verify_s: float = 0.0
     peak_memory_gb: float = 0.0
+    finish_reason: str = ""  # set on the last response: "stop", "length" or "context"
 
     @property
     def alpha(self) -> float:
@@ -90,6 +91,7 @@ class Stats:
             "draft_s": round(self.draft_s, 4),
             "verify_s": round(self.verify_s, 4),
             "peak_memory_gb": round(self.peak_memory_gb, 4),
+            "finish_reason": self.finish_reason,
         }
 
 
@@ -101,5 +103,5 @@ class Response:
     tokens: list[int]
     sources: list[str]  # one of SOURCE_* per token
     stats: Stats
-    finish_reason: str | None = None  # "stop" (EOS), "length" (max tokens) or None
+    finish_reason: str | None = None  # "stop" (EOS), "length" (max tokens), "context" (context full) or None
     cycle: CycleStats | None = None

@@ -193,3 +193,59 @@ def test_slow_first_use_calibration_says_what_it_does(target, monkeypatch, capsy
     monkeypatch.setattr(api, "NOTICE_AFTER_S", 30.0)  # a quick one says nothing
     first(stream_generate(bundle, [1, 2, 3], mode="d2sd", budget="auto", max_tokens=2))
     assert capsys.readouterr().err == ""
+
+
+# --- smaller ones (issue 15, item 10) ------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["ar", "dflash2", "d2sd"])
+def test_generation_stops_at_the_models_context(mode):
+    cfg = dict(CFG, max_position_embeddings=48)
+    t = make_target(cfg, seed=0)
+    bundle = Bundle(t, make_drafter(cfg), make_drafter(cfg, role=ROLE_VP))
+    prompt = [3] * 40
+    got, last = 0, None
+    for r in stream_generate(bundle, prompt, mode=mode, max_tokens=100, stop_on_eos=False, budget="fixed"):
+        got += len(r.tokens)
+        last = r
+    assert got == 8 and len(prompt) + got == bundle.max_context
+    assert last.finish_reason == "context" and last.stats.finish_reason == "context"
+    assert last.stats.to_dict()["finish_reason"] == "context"
+    *_, short = stream_generate(bundle, prompt, mode=mode, max_tokens=3, stop_on_eos=False, budget="fixed")
+    assert short.finish_reason == "length" and short.stats.generation_tokens == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--temp", "-1"], "temperature"),
+    (["--max-tokens", "0"], "max_tokens"),
+    (["--top-p", "2"], "top_p"),
+    (["--top-k", "-3"], "top_k"),
+    (["--block-size", "1"], "block_size"),
+    (["--branches", "-1"], "branches"),
+    (["--max-nodes", "0"], "max_nodes"),
+])
+def test_cli_options_are_checked_before_the_model_loads(monkeypatch, capsys, argv, message):
+    import importlib
+
+    cli = importlib.import_module("d2sd_mlx.generate")
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(cli, "load", no_load)
+    assert cli.main(["--prompt", "hi", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_input_errors_exit_2_everywhere(tmp_path, capsys):
+    """One convention: usage and input errors exit with 2 (argparse's code) in every CLI."""
+    from convert.bundle import main as bundle_main
+    from convert.from_hf import main as convert_main
+    from d2sd_mlx.generate import main as generate_main
+
+    missing = str(tmp_path / "missing")
+    assert generate_main(["--model", missing, "--prompt", "hi"]) == 2
+    assert convert_main(["--hf-path", missing, "--mlx-path", str(tmp_path / "o"), "--quiet"]) == 2
+    assert bundle_main(["--target", missing, "--drafter", missing, "--out", str(tmp_path / "b")]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert line.startswith("error: ") and "Traceback" not in line
