@@ -178,22 +178,29 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m d2sd_mlx.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--model")
-    p.add_argument("--drafter")
-    p.add_argument("--vp-drafter")
-    p.add_argument("--prompts", default=str(DEV_PROMPTS), help="JSONL with prompt and category fields")
-    p.add_argument("--limit", type=int, default=None, help="use the first N prompts (spread over categories)")
+    p.add_argument("--model", help="mlx-lm model folder or bundle folder (default: the embedded SmolLM2-135M-Instruct bundle)")
+    p.add_argument("--drafter", help="DFlash drafter folder (default: the bundle's)")
+    p.add_argument("--vp-drafter", help="VP drafter folder (default: the bundle's)")
+    p.add_argument("--prompts", default=str(DEV_PROMPTS),
+                   help="JSONL with prompt and category fields (default: the shipped dev prompts)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use the first N prompts, spread evenly over the categories (default: all)")
     p.add_argument("--modes", default=f"ar,{MLX_LM},dflash,d2sd-fixed,d2sd-auto",
-                   help=f"comma-separated: {', '.join(MODES)}, {MLX_LM}, or MODE-auto / MODE-fixed")
-    p.add_argument("--temps", default="0,1")
-    p.add_argument("--max-tokens", type=int, default=128)
-    p.add_argument("--branches", type=int, default=4)
-    p.add_argument("--max-nodes", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="bench", help="writes OUT.md and OUT.json")
-    a = p.parse_args(argv)
+                   help=f"comma-separated: {', '.join(MODES)}, {MLX_LM}, or MODE-auto / MODE-fixed; "
+                        "ar is always added as the baseline (default: %(default)s)")
+    p.add_argument("--temps", default="0,1", help="comma-separated sampling temperatures (default: %(default)s)")
+    p.add_argument("--max-tokens", type=int, default=128, help="tokens generated per prompt (default: %(default)s)")
+    p.add_argument("--branches", type=int, default=4, help="K: VP branches per cycle (default: %(default)s)")
+    p.add_argument("--max-nodes", type=int, default=None, help="cap on tree nodes verified per cycle (default: none)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the T > 0 runs (default: %(default)s)")
+    p.add_argument("--out", default="bench", help="writes OUT.md and OUT.json (default: %(default)s)")
+    return p
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
     try:
         modes = [m for m in a.modes.split(",") if m]
         for m in modes:

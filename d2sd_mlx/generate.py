@@ -17,24 +17,28 @@ from .types import MODES
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m d2sd_mlx.generate", description="Lossless D²SD speculative decoding with MLX.")
     p.add_argument("--model", help="mlx-lm model folder or bundle folder (default: embedded SmolLM2-135M-Instruct bundle)")
-    p.add_argument("--drafter", help="DFlash drafter folder")
-    p.add_argument("--vp-drafter", help="VP drafter folder")
+    p.add_argument("--drafter", help="DFlash drafter folder (default: the bundle's, if --model is a bundle)")
+    p.add_argument("--vp-drafter", help="VP drafter folder (default: the bundle's, if --model is a bundle)")
     p.add_argument("--mode", choices=MODES, help="decoding mode (default: the best the loaded drafters allow)")
-    p.add_argument("--prompt", "-p", default=None, help="prompt text ('-' reads stdin)")
-    p.add_argument("--max-tokens", "-m", type=int, default=256)
-    p.add_argument("--temp", type=float, default=0.0)
-    p.add_argument("--top-p", type=float, default=0.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--block-size", type=int, default=None, help="γ: tokens per draft row (default: the drafter's)")
-    p.add_argument("--branches", type=int, default=4, help="K: VP branches per cycle (the cap on K with --budget auto)")
-    p.add_argument("--max-nodes", type=int, default=None, help="cap on tree nodes verified per cycle")
+    p.add_argument("--prompt", "-p", default=None, help="prompt text, a user message in the chat template; '-' reads stdin (default: stdin when piped, else 'Hello!')")
+    p.add_argument("--max-tokens", "-m", type=int, default=256,
+                   help="most tokens to generate; generation also stops at EOS or a full context (default: %(default)s)")
+    p.add_argument("--temp", type=float, default=0.0,
+                   help="sampling temperature; 0 is greedy, and the output then equals --mode ar's (default: %(default)s)")
+    p.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling threshold in (0, 1]; 0 = off (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens; 0 = off (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for sampling (default: none, a fresh draw)")
+    p.add_argument("--block-size", type=int, default=None,
+                   help="γ: tokens per draft row, anchor included, at most the drafter's trained γ (default: the drafter's)")
+    p.add_argument("--branches", type=int, default=4,
+                   help="K: VP branches per cycle (the cap on K with --budget auto) (default: %(default)s)")
+    p.add_argument("--max-nodes", type=int, default=None, help="cap on tree nodes verified per cycle (default: no cap)")
     p.add_argument("--budget", choices=BUDGETS, default=None,
                    help="auto: pick the tree per cycle for tokens/s on this machine (default in d2sd mode); "
                         "fixed: the paper's fixed tree (default in dflash/dflash2)")
-    p.add_argument("--system-prompt", default=None)
-    p.add_argument("--ignore-chat-template", action="store_true", help="feed the prompt raw")
-    p.add_argument("--stats", choices=("text", "json"), default=None, help="print stats at the end")
+    p.add_argument("--system-prompt", default=None, help="system message put before the prompt (default: none)")
+    p.add_argument("--ignore-chat-template", action="store_true", help="feed the prompt raw, without the chat template")
+    p.add_argument("--stats", choices=("text", "json"), default=None, help="print stats at the end (default: none)")
     p.add_argument("--verbose", action="store_true", help="print tokens/s and α to stderr")
     return p
 

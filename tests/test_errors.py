@@ -249,3 +249,18 @@ def test_input_errors_exit_2_everywhere(tmp_path, capsys):
     assert bundle_main(["--target", missing, "--drafter", missing, "--out", str(tmp_path / "b")]) == 2
     for line in capsys.readouterr().err.splitlines():
         assert line.startswith("error: ") and "Traceback" not in line
+
+
+@pytest.mark.parametrize("module", ["d2sd_mlx.generate", "d2sd_mlx.bench"])
+def test_every_cli_option_has_help_with_its_default(module):
+    """`--help` explains every option and says its default (issue 15, item 11)."""
+    import argparse
+    import importlib
+
+    parser = importlib.import_module(module).build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{module} {action.option_strings[0]} has no help text"
+        if not isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            assert "default" in action.help, f"{module} {action.option_strings[0]}: help does not give the default"
