@@ -33,7 +33,7 @@ def read_json(path: str | Path, what: str = "config", expect: type = dict):
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise D2SDError(f"{path}: invalid JSON in the {what} file ({e.msg} at line {e.lineno} column {e.colno}; "
+        raise D2SDError(f"{path}: invalid JSON in the {what} file ({e.msg}: line {e.lineno}, column {e.colno}; "
                         "truncated or edited by hand?)") from e
     except RecursionError as e:
         raise D2SDError(f"{path}: {what} file is nested too deeply to parse") from e
