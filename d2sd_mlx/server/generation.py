@@ -41,6 +41,8 @@ def generate_pieces(bundle, req: CompletionRequest, ids: list[int], max_tokens: 
                 return
             text = stops.feed(r.text)
             finish = "stop" if stops.stopped else r.finish_reason
+            if finish == "context":  # OpenAI's name for "stopped by a token limit"
+                finish = "length"
             if finish is not None and not stops.stopped:
                 text += stops.flush()
             stats = r.stats.to_dict() if finish is not None else None
