@@ -25,7 +25,13 @@ def _record_clear_streams(monkeypatch):
     mx = pytest.importorskip("mlx.core")
     calls = []
     real = mx.clear_streams
-    monkeypatch.setattr(mx, "clear_streams", lambda: (calls.append(threading.current_thread().name), real())[1])
+
+    def record():
+        calls.append(threading.current_thread().name)
+        if threading.current_thread() is not threading.main_thread():
+            real()  # on the main thread it would leave pytest's later MLX work without a stream
+
+    monkeypatch.setattr(mx, "clear_streams", record)
     return calls
 
 
