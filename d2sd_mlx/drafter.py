@@ -253,8 +253,8 @@ class DFlashDrafter(nn.Module):
         lead = small.shape[:-1]
         small = small.reshape(-1, small.shape[-1])
         full = mx.full((small.shape[0], target.vocab_rows), -mx.inf, dtype=small.dtype)
-        full[:, self.draft_vocab] = small
-        return full.reshape(*lead, target.vocab_rows)
+        idx = mx.broadcast_to(self.draft_vocab[None], small.shape)
+        return mx.put_along_axis(full, idx, small, axis=-1).reshape(*lead, target.vocab_rows)
 
     def make_cache(self) -> list[ContextCache]:
         return [ContextCache() for _ in self.layers]
