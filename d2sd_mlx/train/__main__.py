@@ -85,8 +85,9 @@ def replay_main(a, meta, seqs, target) -> int:
         ks = tuple(int(k) for k in a.k.split(","))
     except ValueError:
         raise D2SDError(f"--k wants comma-separated integers, got {a.k!r}")
-    dflash = load_drafter(a.dflash)
-    vp = load_drafter(a.vp) if a.vp else None
+    dtype = target.inner.norm.weight.dtype  # as `load` does: bf16 drafters on an fp32 CPU target crawl
+    dflash = load_drafter(a.dflash, dtype=dtype)
+    vp = load_drafter(a.vp, dtype=dtype) if a.vp else None
     if vp is not None and vp.config.block_size != dflash.config.block_size:
         raise D2SDError(f"--vp {a.vp}: block size {vp.config.block_size} differs from the DFlash drafter's {dflash.config.block_size}")
     if meta.get("taps") != dflash.config.target_layer_ids:
