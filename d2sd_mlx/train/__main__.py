@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+import mlx.core as mx
 
 from ..drafter import ROLE_DFLASH, ROLE_VP, load_drafter
 from ..errors import D2SDError
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
         )
         drafter = new_drafter(meta, a.layers, a.block_size, role, mask_id, target, a.seed)
         if a.init:
-            init = load_drafter(a.init)
+            init = load_drafter(a.init, dtype=mx.float32)  # a bf16 bundle drafter trains in fp32
             if init.config.target_layer_ids != drafter.config.target_layer_ids or init.config.num_hidden_layers != a.layers:
                 raise D2SDError(f"--init {a.init}: its taps/layers ({init.config.target_layer_ids}, {init.config.num_hidden_layers}) "
                                 f"do not match this run ({drafter.config.target_layer_ids}, {a.layers})")
