@@ -33,6 +33,8 @@ import numpy as np
 
 from metal_kernels import pack_mask
 
+from . import blas
+
 SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
 _MEMO: dict[str, "CostModel"] = {}
 
@@ -309,7 +311,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
         "mlx": mx.__version__,
         "device": f"{mx.default_device()} {_device_name()}".strip(),
         "machine": f"{platform.system()} {platform.machine()} {_cpu_name()} ×{os.cpu_count()}",
-        "blas": " ".join(sorted(Path(p).name for p in os.environ.get("LD_PRELOAD", "").split(":") if p)),
+        "blas": blas.loaded(),
     }
 
 
