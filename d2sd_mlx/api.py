@@ -14,6 +14,7 @@ from .budget import BUDGETS, for_decode
 from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
+from .sampling import new_seed
 from .types import MODES, Response, Stats
 
 
@@ -137,6 +138,9 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     system message), a list of {"role", "content"} messages, or token ids (used as given); see
     `encode_prompt`.
 
+    seed: at T>0 the token at each position is drawn with randomness from (seed, position) only, so the
+    text depends on (prompt, seed, sampling settings) and not on the mode, budget or tree; without a
+    seed one is drawn and reported in `stats.seed`.
     budget: "auto" (the default in d2sd mode) picks the tree per cycle for tokens/s, with `branches`
     as the cap on K; "fixed" (the default in dflash/dflash2) verifies the paper's fixed tree.
     The last response has finish_reason "stop" (end of sequence), "length" (max_tokens) or
@@ -150,9 +154,9 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     budget = budget or ("auto" if mode == "d2sd" else "fixed")
     _check(bundle, ids, mode, max_tokens, block_size, branches, max_nodes, temp, top_p, top_k, budget)
     block_size = min(block_size, max(2, bundle.max_context - len(ids)))
-    if seed is not None:
-        mx.random.seed(seed)
-    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, budget=budget)
+    if seed is None:
+        seed = new_seed()
+    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, seed, budget=budget)
     # the cost model is measured on first use, before the clock starts (see costmodel.py)
     controller = None
     if budget == "auto" and mode != "ar":
@@ -165,7 +169,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     if detok is not None:
         detok.reset()
 
-    stats = Stats(mode=mode, budget=budget if mode != "ar" else "", prompt_tokens=len(ids))
+    stats = Stats(mode=mode, budget=budget if mode != "ar" else "", seed=seed, prompt_tokens=len(ids))
     context_left = bundle.max_context - len(ids)  # tokens that fit after the prompt
     mx.reset_peak_memory()
     t_start = time.perf_counter()

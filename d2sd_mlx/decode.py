@@ -17,10 +17,10 @@ from typing import Iterator
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.sample_utils import make_sampler
 
 from metal_kernels import block_diagonal, pack_mask
 
+from .sampling import Sampler
 from .tree import boundary_posterior, build_tree, top_branches, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
 
@@ -34,6 +34,7 @@ class DecodeOptions:
     temp: float = 0.0
     top_p: float = 0.0
     top_k: int = 0
+    seed: int = 0  # at T>0 the token at position p is drawn with a key from (seed, p): see sampling.py
     budget: str = "fixed"  # "fixed": the paper's tree; "auto": per-cycle selection (budget.py)
 
 
@@ -51,25 +52,12 @@ def _masks(block: int, rows: int):
     return pack_mask(block_diagonal([block] * rows))
 
 
-class Sampler:
-    """The target's token at each of N rows: argmax at T=0, else an independent draw per row."""
-
-    def __init__(self, temp: float, top_p: float, top_k: int):
-        self.greedy = temp == 0
-        self._sample = make_sampler(temp=temp, top_p=top_p, top_k=top_k)
-
-    def __call__(self, logits: mx.array) -> mx.array:
-        if self.greedy:
-            return mx.argmax(logits, axis=-1)
-        return self._sample(logits - mx.logsumexp(logits, axis=-1, keepdims=True))
-
-
 def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, budget=None) -> Iterator[Step]:
     """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens).
 
     budget: the `budget.Budget` to consult when opts.budget is "auto" (made here if not given).
     """
-    sample = Sampler(opts.temp, opts.top_p, opts.top_k)
+    sample = Sampler(opts.temp, opts.top_p, opts.top_k, opts.seed)
     cache = target.make_cache()
     if opts.mode == "ar":
         yield from _decode_ar(target, cache, prompt, sample)
@@ -77,7 +65,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
 
     taps = drafter.config.target_layer_ids
     logits, pending = target.prefill(prompt, cache, taps)
-    anchor = int(sample(logits[None])[0])
+    anchor = int(sample(logits[None], [cache[0].offset])[0])
     yield Step([anchor], [SOURCE_TARGET])
 
     gamma = opts.block_size
@@ -139,6 +127,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             draft, conf = draft.tolist(), np.array(conf)
         t_d = time.perf_counter()
         rows, names = [[anchor] + draft], ["dflash"]
+        drafted_by = {"dflash": [SOURCE_DFLASH] * len(draft)}  # per row name: who drafted each token
 
         # 2-3. The K likeliest branch starts (or the budget's anchors), re-drafted by the second drafter.
         if budget is not None:
@@ -155,6 +144,11 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             order = sorted(starts, key=lambda b: (-r[b[0]], b[1]))
             rows += [[anchor] + draft[:i] + fills[i, j][0] for i, j in order]
             names += [f"vp{i}" if j == 1 else f"vp{i}/{j}" for i, j in order]
+            # the branch token at i = 0 is DFlash's own alternative; the rest comes from the second drafter
+            by_second = SOURCE_VP if split_vp else SOURCE_DFLASH
+            for (i, j), name in zip(order, names[1:]):
+                n = len(fills[i, j][0])
+                drafted_by[name] = [SOURCE_DFLASH] * i + [SOURCE_DFLASH if i == 0 else by_second] + [by_second] * (n - 1)
             if budget is not None:
                 vp_conf = [fills[b][1] for b in order]
         if budget is not None:
@@ -162,7 +156,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             if chosen is None:  # no tree pays for itself this cycle: a plain one-token step
                 t1 = time.perf_counter()
                 logits, feats = target.prefill(mx.array([anchor], dtype=mx.int32), cache, taps)
-                anchor = int(sample(logits[None])[0])
+                anchor = int(sample(logits[None], [cache[0].offset])[0])
                 committed(feats)
                 t2 = time.perf_counter()
                 budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, 1)
@@ -172,11 +166,11 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
         t1 = time.perf_counter()
 
         # 4. One verify pass over the trie; walk it with the target's tokens; commit.
-        tree = build_tree(rows, names, opts.max_nodes)
+        tree = build_tree(rows, names, opts.max_nodes, [drafted_by[n][: len(r) - 1] for r, n in zip(rows, names)])
         ver = target.verify(
             mx.array(tree.tokens), mx.array(tree.depths + start), tree.packed_visible(), cache, taps
         )
-        picks = np.array(sample(ver.logits))
+        picks = np.array(sample(ver.logits, tree.depths + start + 1))  # node at depth d picks position start+d+1
         path, emitted = walk(tree, picks)
         target.commit(cache, ver.kv, path)
         committed(ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1])
@@ -185,8 +179,7 @@ def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, b
             budget.observe_cycle(path, len(emitted), t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, tree.size)
 
         anchor = emitted[-1]
-        sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
-        sources.append(SOURCE_TARGET)
+        sources = [tree.sources[i] for i in path[1:]] + [SOURCE_TARGET]
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
         yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(starts), t1 - t0, t2 - t1))
 
@@ -270,13 +263,13 @@ def _plain_steps(target, cache, taps, sample: Sampler, anchor: int, n: int) -> I
     ahead like `_decode_ar`; yields (token, tap features of the position just committed)."""
     y = mx.array([anchor], dtype=mx.int32)
     logits, feats = target.prefill(y, cache, taps)
-    nxt = sample(logits[None])
+    nxt = sample(logits[None], [cache[0].offset])
     mx.async_eval(nxt, feats)
     for i in range(n):
         y, f = nxt, feats
         if i + 1 < n:  # never run past n: each step writes its K/V into the cache
             logits, feats = target.prefill(y, cache, taps)
-            nxt = sample(logits[None])
+            nxt = sample(logits[None], [cache[0].offset])
             mx.async_eval(nxt, feats)
         yield int(y[0]), f
 
@@ -284,10 +277,11 @@ def _plain_steps(target, cache, taps, sample: Sampler, anchor: int, n: int) -> I
 def _decode_ar(target, cache, prompt: mx.array, sample: Sampler) -> Iterator[Step]:
     """Plain decoding with the stock model, one step ahead like mlx-lm's generate_step."""
     logits, _ = target.prefill(prompt, cache)
-    y = sample(logits[None])
+    y = sample(logits[None], [cache[0].offset])
     mx.async_eval(y)
     while True:
-        nxt = sample(target.model(y[None], cache=cache)[:, -1])
+        logits = target.model(y[None], cache=cache)[:, -1]
+        nxt = sample(logits, [cache[0].offset])
         mx.async_eval(nxt)
         yield Step([int(y[0])], [SOURCE_TARGET])
         y = nxt

@@ -51,6 +51,7 @@ class Tree:
     depths: np.ndarray  # int32 [N]
     rows: list[str]  # per node: the first candidate row that inserted it ("dflash" or "vp{i}")
     children: list[dict[int, int]]  # per node: token -> child index
+    sources: list[str]  # per node: the drafter that proposed its token ("dflash" or "vp"; the root "target")
 
     @property
     def size(self) -> int:
@@ -71,17 +72,21 @@ class Tree:
         return pack_mask(self.visible())
 
 
-def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = None) -> Tree:
+def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = None,
+               sources: list[list[str]] | None = None) -> Tree:
     """Merge candidate rows (each starting with the same anchor) into a trie.
 
     Rows are inserted in the given order (highest priority first); when `max_nodes` is reached the
-    remaining tails are dropped, so the trie stays prefix-closed.
+    remaining tails are dropped, so the trie stays prefix-closed. sources[r][d - 1]: who drafted row
+    r's token at depth d (default: "dflash" for the first row, "vp" for the others).
     """
     anchor = rows[0][0]
-    tokens, parents, depths, owner = [anchor], [-1], [0], [names[0]]
+    tokens, parents, depths, owner, src = [anchor], [-1], [0], [names[0]], ["target"]
     children: list[dict[int, int]] = [{}]
     cap = max_nodes if max_nodes is not None else 1 << 30
-    for row, name in zip(rows, names):
+    if sources is None:
+        sources = [["dflash" if r == 0 else "vp"] * (len(row) - 1) for r, row in enumerate(rows)]
+    for row, name, row_src in zip(rows, names, sources):
         if row[0] != anchor:
             raise ValueError("all candidate rows must start with the anchor")
         node = 0
@@ -95,6 +100,7 @@ def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = 
                 parents.append(node)
                 depths.append(depth)
                 owner.append(name)
+                src.append(row_src[depth - 1])
                 children.append({})
                 children[node][tok] = nxt
             node = nxt
@@ -104,6 +110,7 @@ def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = 
         np.array(depths, dtype=np.int32),
         owner,
         children,
+        src,
     )
 
 
