@@ -10,12 +10,13 @@ from typing import Iterator
 
 import mlx.core as mx
 
-from .budget import BUDGETS, for_decode
+from . import budget as budgeted
 from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
+from .policy import FixedPolicy
 from .sampling import new_seed
-from .types import MODES, Response, Stats
+from .types import BUDGETS, MODES, Response, Stats
 
 
 def trained_block_size(bundle: Bundle, mode: str) -> int:
@@ -156,13 +157,16 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     block_size = min(block_size, max(2, bundle.max_context - len(ids)))
     if seed is None:
         seed = new_seed()
-    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, seed, budget=budget)
-    # the cost model is measured on first use, before the clock starts (see costmodel.py)
-    controller = None
-    if budget == "auto" and mode != "ar":
+    opts = DecodeOptions(block_size, branches, max_nodes, temp, top_p, top_k, seed)
+    drafter = bundle.drafter if mode != "ar" else None
+    second = bundle.vp_drafter if mode == "d2sd" else bundle.drafter if mode == "dflash2" else None
+    k_cap = min(branches, block_size - 1) if second is not None else 0
+    if budget == "auto" and mode != "ar":  # the cost model is measured on first use, before the clock starts
         with _slow_notice("Measuring this machine's draft and verify costs for the budget (first use of "
                           f"this model with γ = {block_size}; the result is cached)"):
-            controller = for_decode(bundle.target, bundle.drafter, bundle.vp_drafter, opts)
+            policy = budgeted.for_bundle(bundle, mode, block_size, branches, max_nodes, greedy=temp == 0)
+    else:
+        policy = FixedPolicy(k_cap)
     tok = bundle.tokenizer
     eos = set(getattr(tok, "eos_token_ids", ()) or ()) if stop_on_eos else set()
     detok = tok.detokenizer if tok is not None else None
@@ -174,7 +178,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     mx.reset_peak_memory()
     t_start = time.perf_counter()
     t_first = None
-    steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts, controller)
+    steps = decode(bundle.target, drafter, second, mx.array(ids, dtype=mx.int32), opts, policy)
     try:
         for step in steps:
             now = time.perf_counter()
