@@ -108,8 +108,10 @@ def test_tiny_bundle_roundtrip_and_role(tmp_path):
     b = load(out)
     assert b.default_mode == "d2sd"
     assert b.vp_drafter.config.role == ROLE_VP
-    text = "".join(r.text for r in stream_generate(b, "The quick", max_tokens=8))
-    assert isinstance(text, str)
+    rs = list(stream_generate(b, "The quick", max_tokens=8, stop_on_eos=False))
+    tokens = [t for r in rs for t in r.tokens]
+    assert len(tokens) == 8 and rs[-1].finish_reason == "length"
+    assert "".join(r.text for r in rs) == b.tokenizer.decode(tokens)  # the streamed text is the tokens' text
 
 
 # --- corrupt config files: one reader names the file and the problem (issue 15, item 1) -----------
