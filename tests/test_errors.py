@@ -180,14 +180,14 @@ def test_slow_first_use_calibration_says_what_it_does(target, monkeypatch, capsy
 
     from d2sd_mlx import api
 
-    real = api.for_decode
+    real = api.budgeted.for_bundle
 
     def slow(*a, **k):
         time.sleep(0.3)
         return real(*a, **k)
 
     monkeypatch.setattr(api, "NOTICE_AFTER_S", 0.05)
-    monkeypatch.setattr(api, "for_decode", slow)
+    monkeypatch.setattr(api.budgeted, "for_bundle", slow)
     bundle = Bundle(target, make_drafter(CFG), make_drafter(CFG, role=ROLE_VP))
     first(stream_generate(bundle, [1, 2, 3], mode="d2sd", budget="auto", max_tokens=2))
     err = capsys.readouterr().err
