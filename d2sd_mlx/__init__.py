@@ -6,6 +6,10 @@ pull in MLX and mlx-lm.
 
 from importlib import import_module
 
+from . import blas
+
+blas.ensure()  # on Linux, before anything imports mlx.core (see blas.py)
+
 _EXPORTS = {
     "load": ".loading", "Bundle": ".loading",
     "generate": ".api", "stream_generate": ".api", "encode_prompt": ".api",

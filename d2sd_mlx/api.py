@@ -10,11 +10,13 @@ from typing import Iterator
 
 import mlx.core as mx
 
-from .budget import BUDGETS, for_decode
+from . import budget as budgeted
 from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
-from .types import MODES, Response, Stats
+from .policy import FixedPolicy
+from .sampling import new_seed
+from .types import BUDGETS, MODES, Response, Stats
 
 
 def trained_block_size(bundle: Bundle, mode: str) -> int:
@@ -137,6 +139,9 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     system message), a list of {"role", "content"} messages, or token ids (used as given); see
     `encode_prompt`.
 
+    seed: at T>0 the token at each position is drawn with randomness from (seed, position) only, so the
+    text depends on (prompt, seed, sampling settings) and not on the mode, budget or tree; without a
+    seed one is drawn and reported in `stats.seed`.
     budget: "auto" (the default in d2sd mode) picks the tree per cycle for tokens/s, with `branches`
     as the cap on K; "fixed" (the default in dflash/dflash2) verifies the paper's fixed tree.
     The last response has finish_reason "stop" (end of sequence), "length" (max_tokens) or
@@ -150,27 +155,30 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     budget = budget or ("auto" if mode == "d2sd" else "fixed")
     _check(bundle, ids, mode, max_tokens, block_size, branches, max_nodes, temp, top_p, top_k, budget)
     block_size = min(block_size, max(2, bundle.max_context - len(ids)))
-    if seed is not None:
-        mx.random.seed(seed)
-    opts = DecodeOptions(mode, block_size, branches, max_nodes, temp, top_p, top_k, budget=budget)
-    # the cost model is measured on first use, before the clock starts (see costmodel.py)
-    controller = None
-    if budget == "auto" and mode != "ar":
+    if seed is None:
+        seed = new_seed()
+    opts = DecodeOptions(block_size, branches, max_nodes, temp, top_p, top_k, seed)
+    drafter = bundle.drafter if mode != "ar" else None
+    second = bundle.vp_drafter if mode == "d2sd" else bundle.drafter if mode == "dflash2" else None
+    k_cap = min(branches, block_size - 1) if second is not None else 0
+    if budget == "auto" and mode != "ar":  # the cost model is measured on first use, before the clock starts
         with _slow_notice("Measuring this machine's draft and verify costs for the budget (first use of "
                           f"this model with γ = {block_size}; the result is cached)"):
-            controller = for_decode(bundle.target, bundle.drafter, bundle.vp_drafter, opts)
+            policy = budgeted.for_bundle(bundle, mode, block_size, branches, max_nodes, greedy=temp == 0)
+    else:
+        policy = FixedPolicy(k_cap)
     tok = bundle.tokenizer
     eos = set(getattr(tok, "eos_token_ids", ()) or ()) if stop_on_eos else set()
     detok = tok.detokenizer if tok is not None else None
     if detok is not None:
         detok.reset()
 
-    stats = Stats(mode=mode, budget=budget if mode != "ar" else "", prompt_tokens=len(ids))
+    stats = Stats(mode=mode, budget=budget if mode != "ar" else "", seed=seed, prompt_tokens=len(ids))
     context_left = bundle.max_context - len(ids)  # tokens that fit after the prompt
     mx.reset_peak_memory()
     t_start = time.perf_counter()
     t_first = None
-    steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts, controller)
+    steps = decode(bundle.target, drafter, second, mx.array(ids, dtype=mx.int32), opts, policy)
     try:
         for step in steps:
             now = time.perf_counter()

@@ -1,4 +1,7 @@
-"""Budgeted D²SD: choose, each cycle, the tree that maximises expected committed tokens per second.
+"""Budgeted D²SD: a `policy.Policy` that chooses, each cycle, the tree that maximises expected
+committed tokens per second. Its pieces: the cost model (costmodel.py), the confidence calibration
+(calibration.py), the selection rules (selection.py) and this controller; what it learns about a
+bundle (`Learned`, and the cost model refined online) is passed in, and kept by the API on the Bundle.
 
 Node values (the approximation). A node is worth the probability that the token-matching walk
 accepts it. With c_k the DFlash confidence (max softmax) at draft position k and v the VP drafter's
@@ -44,16 +47,16 @@ is the argmax of Σ values − λ·(T_verify(n+1) − T_step) over n rather than
 
 from __future__ import annotations
 
-import json
-import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .costmodel import CostModel
+from .calibration import Reliability
+from .costmodel import CostModel, load_or_calibrate
+from .policy import Candidates, Outcome
+from .selection import node_values, plan_branches, select_nodes, spine_siblings, trim_rows
+from .tree import Tree, build_tree
 
-BINS = 10
 VP_PRIOR = 0.6  # prior conditional acceptance of a VP token before any VP branch has been verified
 PRIOR_WEIGHT = 3.0  # … worth this many branches
 RATE_EMA = 0.1  # realized tokens/s of drafted cycles (λ): EMAs of tokens and of seconds
@@ -63,269 +66,18 @@ MIN_PLAIN, MAX_PLAIN = 4, 64
 WARMUP = 3  # drafted cycles (per bundle and process) that verify the whole DFlash row before any plain run
 
 
-# -- reliability: recorded (predicted, accepted) pairs, and the calibration map built from them ----
-
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
-
-
-class Reliability:
-    """Counts of (predicted probability, accepted?) in equal-width bins; also a calibration map.
-
-    The map is binned, with Platt scaling as the fallback for sparse bins: each bin's observed rate is
-    shrunk by `pseudo` counts towards σ(a + b·logit(p)), where (a, b) is fitted to the bins by a few
-    Newton steps (ridge towards the identity a = 0, b = 1). So a drafter that is under- or
-    over-confident everywhere is corrected in every bin, and with no data the map is the identity.
-    """
-
-    def __init__(self, bins: int = BINS, pseudo: float = 10.0, decay: float = 1.0, fit: bool = True):
-        self.bins = bins
-        self.pseudo = pseudo
-        self.decay = decay  # counts are multiplied by this at each add (1: keep everything)
-        self.fit = fit  # refit the Platt fallback at each add (off for pure records)
-        self.n = np.zeros(bins)
-        self.hits = np.zeros(bins)
-        self.pred = np.zeros(bins)
-        self.logits = np.zeros(bins)  # Σ logit(p) per bin
-        self.platt = (0.0, 1.0)
-
-    def _bin(self, p: np.ndarray) -> np.ndarray:
-        return np.minimum((np.asarray(p, dtype=np.float64) * self.bins).astype(np.int64), self.bins - 1).clip(0)
-
-    def add(self, pred, accepted) -> None:
-        pred = np.asarray(pred, dtype=np.float64).reshape(-1)
-        if self.decay != 1.0:
-            for a in (self.n, self.hits, self.pred, self.logits):
-                a *= self.decay
-        if pred.size == 0:
-            return
-        idx = self._bin(pred)
-        np.add.at(self.n, idx, 1.0)
-        np.add.at(self.hits, idx, np.asarray(accepted, dtype=np.float64).reshape(-1))
-        np.add.at(self.pred, idx, pred)
-        np.add.at(self.logits, idx, _logit(pred))
-        if self.fit:
-            self._fit_platt()
-
-    def _fit_platt(self, ridge: float = 2.0, steps: int = 2) -> None:
-        """A few damped Newton steps on the weighted log loss of σ(a + b·x) over the bins (x: mean logit)."""
-        m = self.n > 1e-6
-        w, x, y = self.n[m], self.logits[m] / self.n[m], self.hits[m] / self.n[m]
-
-        def loss(a, b):
-            z = a + b * x
-            return float(np.sum(w * (np.logaddexp(0.0, z) - y * z)) + 0.5 * ridge * (a * a + (b - 1.0) ** 2))
-
-        a, b = self.platt
-        f = loss(a, b)
-        for _ in range(steps):
-            p = 1.0 / (1.0 + np.exp(-np.clip(a + b * x, -30, 30)))
-            r, s = w * (p - y), w * p * (1.0 - p)
-            g = np.array([r.sum() + ridge * a, (r * x).sum() + ridge * (b - 1.0)])
-            h = np.array([[s.sum() + ridge, (s * x).sum()], [(s * x).sum(), (s * x * x).sum() + ridge]])
-            da, db = np.linalg.solve(h, g)
-            t = 1.0
-            while t > 1e-3:  # backtrack until the loss does not grow
-                na, nb = a - t * da, b - t * db
-                nf = loss(na, nb)
-                if nf <= f:
-                    break
-                t *= 0.5
-            else:
-                break
-            a, b, f = na, nb, nf
-        self.platt = (a, b)
-
-    def __call__(self, p):
-        """Calibrated probability of acceptance for raw confidence(s) p."""
-        p = np.asarray(p, dtype=np.float64)
-        idx = self._bin(p)
-        a, b = self.platt
-        prior = 1.0 / (1.0 + np.exp(-(a + b * _logit(p))))
-        return (self.hits[idx] + self.pseudo * prior) / (self.n[idx] + self.pseudo)
-
-    @property
-    def count(self) -> int:
-        return int(round(self.n.sum()))
-
-    def table(self) -> list[dict]:
-        rows = []
-        for b in range(self.bins):
-            if self.n[b] >= 0.5:
-                rows.append({"bin": f"{b / self.bins:.1f}-{(b + 1) / self.bins:.1f}", "n": int(round(self.n[b])),
-                             "predicted": round(self.pred[b] / self.n[b], 4), "accepted": round(self.hits[b] / self.n[b], 4)})
-        return rows
-
-    def ece(self) -> float:
-        """Expected calibration error: Σ_bins n/N · |mean predicted − accepted rate|."""
-        tot = self.n.sum()
-        if not tot:
-            return 0.0
-        m = self.n > 0
-        return float(np.sum(np.abs(self.pred[m] - self.hits[m])) / tot)
-
-    def to_markdown(self, title: str) -> str:
-        lines = [f"{title}: {self.count} nodes, ECE {self.ece():.3f}", "",
-                 "| predicted bin | nodes | mean predicted | accepted |", "| --- | --- | --- | --- |"]
-        lines += [f"| {r['bin']} | {r['n']} | {r['predicted']:.3f} | {r['accepted']:.3f} |" for r in self.table()]
-        return "\n".join(lines) + "\n"
-
-
-# -- pure selection functions (synthetic inputs in tests) ----------------------------------------
-
-@dataclass
-class Plan:
-    anchors: list[int]  # VP anchors (draft tokens kept before the branch), ascending; [] = no VP pass
-    gain: float  # predicted value − λ·time of the chosen option, relative to a plain step
-    gains: np.ndarray  # the same for K = 0..cap (K = 0: the chain alone, or a plain step)
-
-
-def best_prefix(values: np.ndarray, lam: float, over_plain: np.ndarray, room: int,
-                min_n: int = 0) -> tuple[float, int]:
-    """The best n for verifying the first n of `values` (best first) instead of a plain step.
-
-    net(n) = Σ_{i≤n} values_i − λ·over_plain[n], with over_plain[n] = T_verify(n + 1) − T_step the
-    extra seconds of a tree of n draft nodes over a plain step (over_plain[0] = 0). The cost is a
-    measured table with steps, not a line, so this takes the argmax over n rather than stopping at
-    the first node below a threshold. Returns (net gain, n); n = 0 (a plain step) when nothing pays,
-    unless min_n forces at least that many nodes.
-    """
-    n_max = min(values.size, room, over_plain.size - 1)
-    if n_max <= 0:
-        return 0.0, 0
-    net = np.cumsum(values[:n_max]) - lam * over_plain[1 : n_max + 1]
-    lo = min(max(min_n, 1), n_max) - 1
-    i = lo + int(np.argmax(net[lo:]))
-    if net[i] <= 0 and min_n == 0:
-        return 0.0, 0
-    return float(net[i]), i + 1
-
-
-def plan_branches(conf: np.ndarray, reach: np.ndarray, lam: float, over_plain: np.ndarray,
-                  vp_cost: np.ndarray, k_cap: int, max_nodes: int | None = None) -> Plan:
-    """Stage 1: how many VP branches and where, from the (calibrated) DFlash confidences alone.
-
-    conf [g]: c_1..c_g (g = γ-1); reach [g]: ρ_j, a branch node's value at offsets j = 1..g from its
-    anchor per unit of r(i); lam: tokens/s to beat; over_plain[n]: T_verify(n + 1) − T_step;
-    vp_cost [k_cap+1]: seconds of a VP pass with K rows (vp_cost[0] = 0).
-    """
-    c = np.asarray(conf, dtype=np.float64)
-    g = c.size
-    spine = np.cumprod(c)
-    r = np.concatenate(([1.0], spine[:-1])) * (1.0 - c)  # r(i), i = 0..g-1
-    q = np.asarray(reach, dtype=np.float64)[:g]
-    j = np.arange(g)
-    vals = r[:, None] * q[None, :]
-    vals[j[None, :] >= (g - j)[:, None]] = 0.0  # anchor i re-drafts g - i positions
-    k_cap = max(0, min(k_cap, g))
-    room = (max_nodes - 1) if max_nodes is not None else over_plain.size - 1
-    # rank anchors by their branch's value above the average marginal node cost
-    span = over_plain.size - 2
-    thr = lam * max(over_plain[-1] - over_plain[1], 0.0) / span if span > 0 else 0.0
-    order = np.argsort(-np.maximum(vals - thr, 0.0).sum(axis=1), kind="stable")[:k_cap]
-    gains = np.empty(k_cap + 1)
-    pool = spine
-    for k in range(k_cap + 1):
-        if k:
-            pool = np.concatenate([pool, vals[order[k - 1], : g - order[k - 1]]])
-        gain, _ = best_prefix(np.sort(pool)[::-1], lam, over_plain, room)
-        gains[k] = gain - lam * vp_cost[k]
-    k = int(np.argmax(gains))  # gains[0] ≥ 0: the chain (or a plain step) is always available
-    anchors = sorted(int(i) for i in order[:k]) if k else []
-    return Plan(anchors, float(gains[k]), gains)
 
 
 @dataclass
-class Trie:
-    """Candidate rows merged as tree.build_tree does (same node order); per-node facts for valuing."""
+class _Choice:
+    """What `keep` chose, for `observe`: per kept row its raw and calibrated confidences by depth and
+    its anchor (-1 for the spine), and the calibrated DFlash confidences."""
 
-    parent: list[int]
-    depth: list[int]
-    row: list[int]  # first row that inserted the node
-    sibling: list[int]  # the spine child of this node's parent when the node is a VP node beside it, else -1
-    row_nodes: list[list[int]]  # per row: node ids of positions 1..
+    raw: list[np.ndarray]
+    cal: list[np.ndarray]
+    anchors: list[int]
+    c: np.ndarray
 
-    @property
-    def size(self) -> int:
-        return len(self.parent)
-
-
-def build_trie(rows: list[list[int]]) -> Trie:
-    """Merge rows (rows[0] = spine) exactly in build_tree's order, recording what valuing needs."""
-    parent, depth, owner, sibling = [-1], [0], [0], [-1]
-    children: list[dict[int, int]] = [{}]
-    spine_len = len(rows[0])
-    row_nodes = []
-    for r, row in enumerate(rows):
-        node, ids = 0, []
-        for d, tok in enumerate(row[1:], start=1):
-            nxt = children[node].get(tok)
-            if nxt is None:
-                nxt = len(parent)
-                on_spine = r != 0 and owner[node] == 0 and d < spine_len  # beside the spine node of depth d
-                sib = children[node].get(rows[0][d]) if on_spine else None
-                parent.append(node)
-                depth.append(d)
-                owner.append(r)
-                sibling.append(sib if sib is not None else -1)
-                children.append({})
-                children[node][tok] = nxt
-            ids.append(nxt)
-            node = nxt
-        row_nodes.append(ids)
-    return Trie(parent, depth, owner, sibling, row_nodes)
-
-
-def node_values(trie: Trie, confs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(value, conditional probability) of every trie node; confs[r][d] = row r's confidence at depth d.
-
-    confs[0] is the spine's (confs[0][0] unused); a VP row's entries before its anchor are unused.
-    """
-    n = trie.size
-    value = np.ones(n)
-    cond = np.ones(n)
-    for i in range(1, n):
-        p = confs[trie.row[i]][trie.depth[i]]
-        s = trie.sibling[i]
-        if s >= 0:
-            p *= 1.0 - cond[s]
-        cond[i] = p
-        value[i] = value[trie.parent[i]] * p
-    return value, cond
-
-
-def select_nodes(value: np.ndarray, depth, lam: float, over_plain: np.ndarray, max_nodes: int | None = None,
-                 min_n: int = 0, rank: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Stage 2: which trie nodes to verify. Nodes are taken best first (by `rank`, default their value;
-    ties shallower first, so every prefix of the order is prefix-closed) and the count is the best
-    prefix (see best_prefix). Returns (keep mask with the root always kept, net gain over a plain step).
-    """
-    key = value if rank is None else rank
-    order = np.lexsort((np.asarray(depth)[1:], -key[1:])) + 1
-    room = (max_nodes - 1) if max_nodes is not None else order.size
-    gain, n = best_prefix(value[order], lam, over_plain, room, min_n)
-    keep = np.zeros(value.size, dtype=bool)
-    keep[0] = True
-    keep[order[:n]] = True
-    return keep, gain
-
-
-def trim_rows(rows: list[list[int]], names: list[str], trie: Trie, keep: np.ndarray):
-    """Each row cut to its kept prefix; rows adding nothing dropped (the spine always stays)."""
-    out_rows, out_names, out_idx = [], [], []
-    for r, (row, ids) in enumerate(zip(rows, trie.row_nodes)):
-        n = 0
-        while n < len(ids) and keep[ids[n]]:
-            n += 1
-        if r == 0 or (n and any(trie.row[ids[m]] == r for m in range(n))):
-            out_rows.append(row[: n + 1])
-            out_names.append(names[r])
-            out_idx.append(r)
-    return out_rows, out_names, out_idx
-
-
-# -- per-process learnt state and the per-generation controller --------------------------------
 
 @dataclass
 class Learned:
@@ -370,17 +122,14 @@ class Learned:
         return self.calib[key], self.events[key]
 
 
-_LEARNED: "weakref.WeakKeyDictionary[CostModel, Learned]" = weakref.WeakKeyDictionary()
-
-
-def learned_for(cost: CostModel) -> Learned:
-    if cost not in _LEARNED:
-        _LEARNED[cost] = Learned()
-    return _LEARNED[cost]
-
-
 class Budget:
-    """Per-generation controller the decode loop consults (see the module docstring for the rule)."""
+    """Per-generation controller the decode loop consults (see the module docstring for the rule).
+
+    As a `policy.Policy`: `plain_steps`, `branch_starts` (stage 1), `keep` (stage 2; its record of
+    the choice travels in the returned Candidates' `note`), `observe` / `observe_plain` (learning).
+    """
+
+    wants_branch_conf = True
 
     def __init__(self, cost: CostModel, gamma: int, k_cap: int, max_nodes: int | None = None,
                  greedy: bool = True, learned: Learned | None = None, learn_costs: bool = True):
@@ -390,14 +139,12 @@ class Budget:
         self.max_nodes = max_nodes
         self.greedy = greedy
         self.learn_costs = learn_costs
-        self.learned = learned if learned is not None else learned_for(cost)
+        self.learned = learned if learned is not None else Learned()
         self.spine_cal, self.spine_events = self.learned.calibrator(greedy, "dflash")
         self.vp_cal, self.vp_events = self.learned.calibrator(greedy, "vp")
         # a generation whose bundle has been losing to plain steps opens with a drafted probe: the new
         # text may suit the drafter better (and plain runs longer than a short reply would never probe)
         self._probing = self.learned.drafted >= WARMUP and self.learned.gain < 0
-        self._cycle = None  # what select() decided, for observe_cycle()
-        self._c_raw = self._c = None
 
     @property
     def _exploring(self) -> bool:
@@ -424,13 +171,16 @@ class Budget:
         self._probing = True
         return n
 
+    def branch_starts(self, conf_raw: np.ndarray, alt=None) -> list[tuple[int, int]]:
+        """Stage 1, after the DFlash pass: the VP branches to draft, as (anchor, 1) ([] = none)."""
+        return [(i, 1) for i in self.plan(conf_raw)]
+
     def plan(self, conf_raw: np.ndarray) -> list[int]:
-        """Stage 1, after the DFlash pass: the anchors of the VP branches to draft ([] = none)."""
-        self._c_raw = np.asarray(conf_raw, dtype=np.float64)
-        self._c = self.spine_cal(self._c_raw)
+        """The anchors of the VP branches to draft, from the raw DFlash confidences."""
         if not self.k_cap or self._exploring:
             return []  # (a probe tests the DFlash row alone: cheap, and what decides if drafting pays)
-        plan = plan_branches(self._c, self.learned.reach(self.gamma - 1), self.lam, self._over_plain(),
+        c = self.spine_cal(np.asarray(conf_raw, dtype=np.float64))
+        plan = plan_branches(c, self.learned.reach(self.gamma - 1), self.lam, self._over_plain(),
                              self.cost.vp(np.arange(self.k_cap + 1)), self.k_cap, self.max_nodes)
         return plan.anchors
 
@@ -442,16 +192,19 @@ class Budget:
         extra = self.cost.verify(np.arange(2, n_max + 2)) - self.cost.step
         return np.concatenate(([0.0], np.atleast_1d(extra)))
 
-    def select(self, rows: list[list[int]], names: list[str], vp_conf: list | None = None):
-        """Stage 2: the rows (trimmed) and names to verify, or None for a plain one-token step.
+    def keep(self, cands: Candidates) -> Candidates | None:
+        """Stage 2: the candidates (rows trimmed) to verify, or None for a plain one-token step.
 
-        vp_conf[r]: the VP pass's confidences for rows[1 + r] at depths anchor+1.. (raw).
+        cands.branch_conf[r]: the second drafter's raw confidences for branch row r + 1 from its
+        branch token on. The returned Candidates' note is the record `observe` learns from.
         """
         g = self.gamma - 1
-        raw = [np.concatenate(([1.0], self._c_raw))]
-        cal = [np.concatenate(([1.0], self._c))]
+        c_raw = np.asarray(cands.conf, dtype=np.float64)
+        c = self.spine_cal(c_raw)
+        raw = [np.concatenate(([1.0], c_raw))]
+        cal = [np.concatenate(([1.0], c))]
         anchors = [-1]
-        for vc in vp_conf or ():
+        for vc in cands.branch_conf:
             vc = np.asarray(vc, dtype=np.float64)
             a = g - vc.size  # the anchor: draft tokens kept before the branch
             vr, vcal = np.ones(self.gamma), np.ones(self.gamma)
@@ -460,7 +213,7 @@ class Budget:
             raw.append(vr)
             cal.append(vcal)
             anchors.append(a)
-        trie = build_trie(rows)
+        trie = build_tree(cands.rows, cands.names)
         value, _ = node_values(trie, cal)
         rank, min_n = None, 0
         if self._exploring:
@@ -470,24 +223,24 @@ class Budget:
             rank = value.copy()
             rank[spine] = 2.0 - 1e-3 * np.arange(1, len(spine) + 1)
             min_n = len(spine)
-        keep, _ = select_nodes(value, trie.depth, self.lam, self._over_plain(), self.max_nodes, min_n, rank)
+        keep, _ = select_nodes(value, trie.depths, self.lam, self._over_plain(), self.max_nodes, min_n, rank)
         if not keep[1:].any():
-            self._cycle = None
             return None
-        out_rows, out_names, idx = trim_rows(rows, names, trie, keep)
-        self._cycle = (out_rows, [raw[i] for i in idx], [cal[i] for i in idx], [anchors[i] for i in idx])
-        return out_rows, out_names
+        idx, lengths = trim_rows(trie, keep)
+        note = _Choice([raw[i] for i in idx], [cal[i] for i in idx], [anchors[i] for i in idx], c)
+        return cands.take(idx, lengths, note)
 
     # -- learning from what happened ----------------------------------------------------------
-    def observe_steps(self, seconds: float, n: int = 1) -> None:
+    def observe_plain(self, seconds: float, n: int = 1) -> None:
         """A run of n plain steps took `seconds` in all."""
         if n and self.learn_costs:
             self.cost.observe_step(seconds / n)
 
-    def observe_cycle(self, path: list[int] | None, emitted: int, dflash_s: float, vp_s: float, k: int,
-                      verify_s: float, nodes: int) -> None:
-        """After a drafted cycle: path = accepted trie nodes of the verified tree (None: it was a plain step)."""
+    def observe(self, out: Outcome) -> None:
+        """After a drafted cycle (out.path None: it ended in a plain step)."""
         cost, ln = self.cost, self.learned
+        path, emitted, dflash_s, vp_s, k = out.path, out.emitted, out.draft_s, out.branch_s, out.branches
+        verify_s, nodes = out.verify_s, out.tree.size if out.tree is not None else 1
         if self.learn_costs:
             cost.observe_dflash(dflash_s)
             if k:
@@ -507,13 +260,11 @@ class Budget:
             self._probing = False
             if ln.gain >= 0:
                 ln.plain_next = MIN_PLAIN
-        if path is not None and self._cycle is not None:
-            self._record(path)
-        self._cycle = None
+        if path is not None and out.kept is not None and out.kept.note is not None:
+            self._record(out.tree, out.kept.note, path)
 
-    def _record(self, path: list[int]) -> None:
-        rows, raw, cal, anchors = self._cycle
-        trie = build_trie(rows)
+    def _record(self, trie: Tree, choice: "_Choice", path: list[int]) -> None:
+        raw, cal, anchors, c = choice.raw, choice.cal, choice.anchors, choice.c
         v_raw, c_raw = node_values(trie, raw)
         v_cal, _ = node_values(trie, cal)
         on = np.zeros(trie.size, dtype=bool)
@@ -523,14 +274,15 @@ class Budget:
         # conditional events: children of accepted nodes, by source (a VP node beside a spine node only
         # counts when that spine node was verified and rejected, which is the event its confidence is for)
         spine_p, spine_hit, vp_p, vp_hit = [], [], [], []
+        sibling = spine_siblings(trie)
         for i in range(1, trie.size):
-            if not on[trie.parent[i]]:
+            if not on[trie.parents[i]]:
                 continue
-            r, d = trie.row[i], trie.depth[i]
+            r, d = trie.row_of[i], trie.depths[i]
             if r == 0:
                 spine_p.append(raw[0][d])
                 spine_hit.append(on[i])
-            elif trie.sibling[i] < 0 or not on[trie.sibling[i]]:
+            elif sibling[i] < 0 or not on[sibling[i]]:
                 vp_p.append(raw[r][d])
                 vp_hit.append(on[i])
         for rel in (self.spine_cal, self.spine_events):
@@ -540,14 +292,13 @@ class Budget:
         # branch reach ρ_j: own nodes accepted at offset j per unit of the predicted r(anchor)
         ln = self.learned
         ln.reach(self.gamma - 1)
-        c = self._c
-        for r in range(1, len(rows)):
+        for r in range(1, len(trie.row_nodes)):
             a = anchors[r]
             mass = float(np.prod(c[:a]) * (1.0 - c[a]))
             ids = trie.row_nodes[r][a:]
             for j, node in enumerate(ids):
                 ln.branch_mass[j] += mass
-                ln.branch_hits[j] += float(on[node] and trie.row[node] == r)
+                ln.branch_hits[j] += float(on[node] and trie.row_of[node] == r)
 
     def report(self) -> str:
         ln = self.learned
@@ -558,100 +309,22 @@ class Budget:
         return "\n".join(parts)
 
 
-BUDGETS = ("auto", "fixed")
+@dataclass
+class BudgetState:
+    """What the budget learns about one bundle, mode and γ in this process: the cost model (measured
+    once, refined online) and the learnt maps. The API keeps these on the Bundle."""
+
+    cost: CostModel
+    learned: Learned = field(default_factory=Learned)
 
 
-def for_decode(target, drafter, vp_drafter, opts) -> Budget:
-    """The controller for one generation with DecodeOptions `opts` (calibrating on first use)."""
-    from .costmodel import load_or_calibrate
-
-    second = vp_drafter if opts.mode == "d2sd" else drafter if opts.mode == "dflash2" else None
-    k_cap = min(opts.branches, opts.block_size - 1) if second is not None else 0
-    cost = load_or_calibrate(target, drafter, second, opts.block_size).model
-    return Budget(cost, opts.block_size, k_cap, opts.max_nodes, greedy=opts.temp == 0)
-
-
-FREE = {"step_s": 1.0, "verify": {"n": [2, 16], "s": [1e-9, 1e-9]}, "dflash_s": 1e-9,
-        "vp": {"k": [1, 4], "s": [1e-9, 1e-9]}}  # a cost model under which every node pays
-
-
-def reliability(bundle, prompts: list, mode: str = "d2sd", max_tokens: int = 64, temp: float = 0.0,
-                branches: int = 4, full: bool = True) -> str:
-    """Decode `prompts` and report how well the node values predicted what the walk accepted.
-
-    full=True verifies every candidate (free costs: the whole spine and K = `branches` full branches
-    at the best anchors), so the tables are not biased by the selection; full=False uses the real
-    budget (calibrated costs) and records only the nodes it chose to verify.
-    """
-    import mlx.core as mx
-
-    from .costmodel import CostModel, load_or_calibrate
-    from .decode import DecodeOptions, decode
-    from .generate import prompt_ids
-
-    gamma = bundle.drafter.config.block_size
+def for_bundle(bundle, mode: str, block_size: int, branches: int, max_nodes: int | None, greedy: bool) -> Budget:
+    """The controller for one generation (calibrating the cost model on first use)."""
     second = bundle.vp_drafter if mode == "d2sd" else bundle.drafter if mode == "dflash2" else None
-    k_cap = min(branches, gamma - 1) if second is not None else 0
-    if full:
-        cost, learned, learn = CostModel(FREE, gamma), Learned(), False
-    else:
-        cost = load_or_calibrate(bundle.target, bundle.drafter, second, gamma).model
-        learned, learn = learned_for(cost), True
-    opts = DecodeOptions(mode, gamma, branches, None, temp, budget="auto")
-    tokens = cycles = 0
-    for text in prompts:
-        ids = prompt_ids(bundle, text) if isinstance(text, str) else list(text)
-        budget = Budget(cost, gamma, k_cap, greedy=temp == 0, learned=learned, learn_costs=learn)
-        steps = decode(bundle.target, bundle.drafter, bundle.vp_drafter, mx.array(ids, dtype=mx.int32), opts, budget)
-        n = 0
-        for step in steps:
-            n += len(step.tokens)
-            cycles += step.cycle is not None
-            if n >= max_tokens:
-                break
-        steps.close()
-        tokens += n
-    head = (f"{len(prompts)} prompts, {tokens} tokens, {cycles} cycles, mode {mode}, T={temp:g}, "
-            f"{'every candidate verified (K=' + str(k_cap) + ')' if full else 'trees chosen by the budget'}\n")
-    if not full:
-        head += f"\ncost model (ms): {json.dumps(cost.summary())}\n"
-    return head + "\n" + Budget(cost, gamma, 0, greedy=temp == 0, learned=learned).report()
-
-
-def main(argv=None) -> int:
-    import argparse
-    import sys
-
-    from .errors import D2SDError
-    from .loading import load
-
-    p = argparse.ArgumentParser(prog="python -m d2sd_mlx.budget",
-                                description="Reliability of the budget's node values: predicted vs accepted.")
-    p.add_argument("--model", help="target or bundle folder (default: the embedded default bundle)")
-    p.add_argument("--drafter")
-    p.add_argument("--vp-drafter")
-    p.add_argument("--mode", default="d2sd", choices=("dflash", "dflash2", "d2sd"))
-    p.add_argument("--prompts", default=None, help="JSONL with a prompt field (default: the dev set)")
-    p.add_argument("--limit", type=int, default=8)
-    p.add_argument("--max-tokens", type=int, default=64)
-    p.add_argument("--temp", type=float, default=0.0)
-    p.add_argument("--branches", type=int, default=4)
-    p.add_argument("--trees", choices=("full", "auto"), default="full",
-                   help="full: verify every candidate (unbiased tables); auto: only what the budget picks")
-    a = p.parse_args(argv)
-    try:
-        from .train.data import read_prompts
-
-        path = a.prompts or str(Path(__file__).parent / "data" / "dev_prompts.jsonl")
-        rows = read_prompts(path)
-        rows = rows[:: max(1, len(rows) // a.limit)][: a.limit]
-        bundle = load(a.model, a.drafter, a.vp_drafter)
-        print(reliability(bundle, [r["prompt"] for r in rows], a.mode, a.max_tokens, a.temp, a.branches, a.trees == "full"))
-    except D2SDError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    k_cap = min(branches, block_size - 1) if second is not None else 0
+    key = (mode, block_size)
+    state = bundle.budget_states.get(key)
+    if state is None:
+        state = BudgetState(load_or_calibrate(bundle.target, bundle.drafter, second, block_size).model)
+        bundle.budget_states[key] = state
+    return Budget(state.cost, block_size, k_cap, max_nodes, greedy=greedy, learned=state.learned)

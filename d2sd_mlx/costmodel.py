@@ -33,8 +33,10 @@ import numpy as np
 
 from metal_kernels import pack_mask
 
+from . import blas
+from .tree import build_tree
+
 SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
-_MEMO: dict[str, "CostModel"] = {}
 
 
 def fit_line(xs, ys) -> tuple[float, float]:
@@ -193,27 +195,28 @@ def calibrate(target, drafter, vp_drafter, gamma: int, context: int = 32, reps: 
     vocab = target.vocab_rows
     prompt = mx.array((np.arange(context) * 7919 + 11) % max(vocab - 2, 1), dtype=mx.int32)
     cache = target.make_cache()
-    logits, feats = target.prefill(prompt, cache, taps)
-    mx.eval(logits, feats if feats is not None else logits, [c.state for c in cache])
+    out = target.forward(prompt, cache, taps=taps)
+    feats = out.feats
+    mx.eval(out.logits, feats if feats is not None else out.logits, [c.state for c in cache])
     start = cache[0].offset
     tok = mx.array([int(prompt[-1])], dtype=mx.int32)
 
     def step():  # a plain step grows the cache by one token; trim it back afterwards
-        out, f = target.prefill(tok, cache, taps)
-        mx.eval(out, f if f is not None else out)
+        o = target.forward(tok, cache, taps=taps)
+        mx.eval(o.logits, o.feats if o.feats is not None else o.logits)
         for c in cache:
             c.trim(1)
 
     step()
     step_s = _best(step, reps + 1)
 
-    def verify(n):
-        vis = pack_mask(np.tril(np.ones((n, n), dtype=bool)))
-        toks = mx.array((np.arange(n) * 31 + 5) % max(vocab - 2, 1), dtype=mx.int32)
-        pos = mx.arange(start, start + n, dtype=mx.int32)
+    def verify(n):  # a chain of n nodes
+        ids = ((np.arange(n) * 31 + 5) % max(vocab - 2, 1)).tolist()
+        chain = build_tree([ids], ["chain"])
+        toks = mx.array(chain.tokens)
 
         def run():
-            v = target.verify(toks, pos, vis, cache, taps)
+            v = target.forward(toks, cache, tree=chain, taps=taps)
             mx.eval(v.logits, *(x for kv in v.kv for x in kv), v.feats if v.feats is not None else v.logits)
         return run
 
@@ -309,7 +312,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
         "mlx": mx.__version__,
         "device": f"{mx.default_device()} {_device_name()}".strip(),
         "machine": f"{platform.system()} {platform.machine()} {_cpu_name()} ×{os.cpu_count()}",
-        "blas": " ".join(sorted(Path(p).name for p in os.environ.get("LD_PRELOAD", "").split(":") if p)),
+        "blas": blas.loaded(),
     }
 
 
@@ -382,28 +385,19 @@ def _write(path: Path, key: dict, cal: dict) -> None:
 @dataclass
 class Loaded:
     model: CostModel
-    source: str  # "memory", "file" or "calibrated"
+    source: str  # "file" or "calibrated"
     path: Path
 
 
 def load_or_calibrate(target, drafter, vp_drafter, gamma: int, calibrate_fn=calibrate) -> Loaded:
-    """The cost model for these models on this machine: from this process, the cache file, or measured now."""
+    """The cost model for these models on this machine: from the cache file, or measured now. (The
+    caller keeps it for the process: the API on the Bundle, see budget.for_bundle.)"""
     key = calibration_key(target, drafter, vp_drafter, gamma)
     path = cache_path(key, str(target.config.get("model_type", "")))
-    memo_key = json.dumps(key, sort_keys=True) + str(path)
-    if memo_key in _MEMO:
-        return Loaded(_MEMO[memo_key], "memory", path)
     cal = _read(path, key)
     source = "file"
     if cal is None:
         cal = calibrate_fn(target, drafter, vp_drafter, gamma)
         _write(path, key, cal)
         source = "calibrated"
-    model = CostModel(cal, gamma)
-    _MEMO[memo_key] = model
-    return Loaded(model, source, path)
-
-
-def forget() -> None:
-    """Drop the in-process cost models (the next generation re-reads the cache files)."""
-    _MEMO.clear()
+    return Loaded(CostModel(cal, gamma), source, path)

@@ -1,12 +1,16 @@
 """The decode loop: one generator serves the modes `ar`, `dflash`, `dflash2` and `d2sd`.
 
-Per cycle: draft a block with the DFlash drafter, pick the top-K likely rejection points from
-its confidences, branch there and re-draft the tails with the VP drafter (`_branches`: two
-batched passes, the branch tokens then the re-anchored tails), merge all rows into a trie, verify
-it in one target pass, walk it with the target's own tokens, commit.
-
-With `budget="auto"` a `budget.Budget` decides per cycle how many branches to draft and where, how
-much of each row to verify, and when a plain one-token step (or a run of them) beats drafting.
+One cycle, top to bottom (a `policy.Policy` is asked at the marked points):
+  [plain_steps]  the policy may take plain one-token target steps instead of drafting;
+  1. draft       the DFlash drafter drafts [anchor, MASK × (γ-1)] in one pass: tokens, confidences,
+                 and its ranking of alternatives at each position;
+  2. [branch_starts] where to branch (the K likeliest rejection points, or the budget's anchors);
+  3. re-draft    the second drafter (VP in d2sd, DFlash itself in dflash2) drafts the branch tokens
+                 and the re-anchored tails in two batched passes (`_branches`);
+  4. candidates  rows, per-token sources and confidences; [keep] what to verify (or a plain step);
+  5. verify      one `Tree` of the kept rows, one target forward over it, the walk with the target's
+                 own (position-keyed) tokens, and the commit of the accepted path; [observe].
+`ar` is the prefill followed by `plain_steps` forever.
 """
 
 from __future__ import annotations
@@ -17,24 +21,24 @@ from typing import Iterator
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.sample_utils import make_sampler
 
 from metal_kernels import block_diagonal, pack_mask
 
-from .tree import boundary_posterior, build_tree, top_branches, walk
+from .policy import Candidates, FixedPolicy, Outcome
+from .sampling import Sampler
+from .tree import boundary_posterior, build_tree, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
 
 
 @dataclass
 class DecodeOptions:
-    mode: str = "d2sd"
     block_size: int = 16  # γ: anchor + γ-1 draft tokens per row
-    branches: int = 4  # K: VP branches per cycle (the cap on K under budget "auto")
+    branches: int = 4  # K: alternatives ranked per position (the policy decides how many branches)
     max_nodes: int | None = None  # cap on verified tree nodes
     temp: float = 0.0
     top_p: float = 0.0
     top_k: int = 0
-    budget: str = "fixed"  # "fixed": the paper's tree; "auto": per-cycle selection (budget.py)
+    seed: int = 0  # at T>0 the token at position p is drawn with a key from (seed, p): see sampling.py
 
 
 @dataclass
@@ -51,142 +55,124 @@ def _masks(block: int, rows: int):
     return pack_mask(block_diagonal([block] * rows))
 
 
-class Sampler:
-    """The target's token at each of N rows: argmax at T=0, else an independent draw per row."""
+def plain_steps(target, cache, taps, sample: Sampler, token: int, n: int | None = None) -> Iterator[tuple[int, mx.array]]:
+    """Plain target steps from `token` (not yet in the cache), one step ahead like mlx-lm's
+    generate_step; yields (next token, tap features of the position just fed). n=None: forever."""
+    y = mx.array([token], dtype=mx.int32)
+    out = target.forward(y, cache, taps=taps)
+    nxt = sample(out.logits, [cache[0].offset])
+    mx.async_eval(nxt, *([out.feats] if taps else []))
+    i = 0
+    while n is None or i < n:
+        y, f = nxt, out.feats
+        i += 1
+        if n is None or i < n:  # never run past n: each step writes its K/V into the cache
+            out = target.forward(y, cache, taps=taps)
+            nxt = sample(out.logits, [cache[0].offset])
+            mx.async_eval(nxt, *([out.feats] if taps else []))
+        yield int(y[0]), f
 
-    def __init__(self, temp: float, top_p: float, top_k: int):
-        self.greedy = temp == 0
-        self._sample = make_sampler(temp=temp, top_p=top_p, top_k=top_k)
 
-    def __call__(self, logits: mx.array) -> mx.array:
-        if self.greedy:
-            return mx.argmax(logits, axis=-1)
-        return self._sample(logits - mx.logsumexp(logits, axis=-1, keepdims=True))
-
-
-def decode(target, drafter, vp_drafter, prompt: mx.array, opts: DecodeOptions, budget=None) -> Iterator[Step]:
+def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, policy=None) -> Iterator[Step]:
     """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens).
 
-    budget: the `budget.Budget` to consult when opts.budget is "auto" (made here if not given).
+    drafter: the DFlash drafter (None: `ar`); second: the drafter of the branch rows (the VP drafter
+    in d2sd, the DFlash drafter itself in dflash2, None in dflash); policy: see policy.py
+    (default: the paper's fixed tree with opts.branches branches).
     """
-    sample = Sampler(opts.temp, opts.top_p, opts.top_k)
+    sample = Sampler(opts.temp, opts.top_p, opts.top_k, opts.seed)
     cache = target.make_cache()
-    if opts.mode == "ar":
-        yield from _decode_ar(target, cache, prompt, sample)
+    taps = drafter.config.target_layer_ids if drafter is not None else ()
+    out = target.forward(prompt, cache, taps=taps)
+    anchor = int(sample(out.logits, [cache[0].offset])[0])
+    yield Step([anchor], [SOURCE_TARGET])
+    if drafter is None:
+        for tok, _ in plain_steps(target, cache, (), sample, anchor):
+            yield Step([tok], [SOURCE_TARGET])
         return
 
-    taps = drafter.config.target_layer_ids
-    logits, pending = target.prefill(prompt, cache, taps)
-    anchor = int(sample(logits[None])[0])
-    yield Step([anchor], [SOURCE_TARGET])
-
-    gamma = opts.block_size
-    mask_id = drafter.config.mask_token_id
+    policy = policy if policy is not None else FixedPolicy(min(opts.branches, gamma - 1) if second is not None else 0)
+    gamma, mask_id = opts.block_size, drafter.config.mask_token_id
+    n_alt = min(opts.branches, gamma - 1) if second is not None else 0  # alternatives ranked per position
+    split = second is not None and second is not drafter  # the second drafter keeps its own context
+    by_second = SOURCE_VP if split else SOURCE_DFLASH
     d_cache = drafter.make_cache()
-    second = None
-    if opts.mode == "dflash2":
-        second, v_cache = drafter, d_cache
-    elif opts.mode == "d2sd":
-        second, v_cache = vp_drafter, vp_drafter.make_cache()
-    k_branches = min(opts.branches, gamma - 1) if second is not None else 0
-    if opts.budget != "auto":
-        budget = None
-    elif budget is None:
-        from .budget import for_decode
-
-        budget = for_decode(target, drafter, vp_drafter, opts)
-    one_row_mask = _masks(gamma, 1)
-    row_masks = {}
-    split_vp = second is not None and second is not drafter
-    d_lag: list[mx.array] = [pending]  # committed features the DFlash drafter has not seen yet
-    vp_lag: list[mx.array] = [pending] if split_vp else []  # … and the VP drafter
-    draft_sel = mx.arange(1, gamma)
+    v_cache = (second.make_cache() if split else d_cache) if second is not None else None
+    d_lag = [out.feats]  # committed features the DFlash drafter has not seen yet
+    v_lag = [out.feats] if split else None  # … and the second drafter
+    one_row, row_masks, draft_sel = _masks(gamma, 1), {}, mx.arange(1, gamma)
 
     def committed(feats):
         d_lag.append(feats)
-        if split_vp:
-            vp_lag.append(feats)
+        if split:
+            v_lag.append(feats)
 
     while True:
-        n_plain = budget.plain_steps() if budget is not None else 0
-        if n_plain:  # drafting has not been paying: plain one-token steps, pipelined like `ar`
+        n_plain = policy.plain_steps()
+        if n_plain:  # drafting has not been paying: a run of plain steps
             spent, t = 0.0, time.perf_counter()
-            for tok, feats in _plain_steps(target, cache, taps, sample, anchor, n_plain):
+            for tok, feats in plain_steps(target, cache, taps, sample, anchor, n_plain):
                 now = time.perf_counter()
                 spent += now - t
                 committed(feats)
                 anchor = tok
                 yield Step([tok], [SOURCE_TARGET], CycleStats(1, "none", 1, 0, 0.0, now - t, drafted=False))
                 t = time.perf_counter()
-            budget.observe_steps(spent, n_plain)
+            policy.observe_plain(spent, n_plain)
             continue
 
+        # 1. draft: [anchor, MASK × (γ-1)] → t_1..t_{γ-1}, confidences, ranked alternatives.
         start = cache[0].offset
         t0 = time.perf_counter()
-        # 1. DFlash draft: [anchor, MASK × (γ-1)] → tokens and confidences.
         block = mx.array([[anchor] + [mask_id] * (gamma - 1)], dtype=mx.int32)
-        positions = mx.arange(start, start + gamma, dtype=mx.int32)
         ctx = _lagged(d_lag)
         d_lag.clear()
-        logits = drafter.draft(target, block, positions, ctx, d_cache, one_row_mask, draft_sel)
-        probs = mx.softmax(logits.astype(mx.float32), axis=-1)
-        if k_branches:  # the DFlash ranking at each position: its draft token, then J = K alternatives
-            rank_tok, rank_p = ranked_tokens(probs, k_branches + 1)
-            draft, conf = rank_tok[:, 0].tolist(), rank_p[:, 0]
-        else:
-            draft, conf = mx.argmax(probs, axis=-1), mx.max(probs, axis=-1)
-            mx.eval(draft, conf)
-            draft, conf = draft.tolist(), np.array(conf)
+        logits = drafter.draft(target, block, mx.arange(start, start + gamma, dtype=mx.int32), ctx, d_cache, one_row,
+                               draft_sel)
+        rank_tok, rank_p = ranked_tokens(mx.softmax(logits.astype(mx.float32), axis=-1), n_alt + 1)
+        draft, conf = rank_tok[:, 0].tolist(), rank_p[:, 0]
         t_d = time.perf_counter()
-        rows, names = [[anchor] + draft], ["dflash"]
 
-        # 2-3. The K likeliest branch starts (or the budget's anchors), re-drafted by the second drafter.
-        if budget is not None:
-            starts = [(i, 1) for i in budget.plan(conf)]
-        else:
-            starts = top_branches(conf, rank_p[:, 1:], k_branches) if k_branches else []
-        vp_conf, vp_rows_drafted = None, 0
+        # 2. where to branch; 3. the branch rows, re-drafted by the second drafter.
+        starts = policy.branch_starts(conf, rank_p[:, 1:] if n_alt else None)
+        cands = Candidates([[anchor] + draft], ["dflash"], [[SOURCE_DFLASH] * len(draft)], conf)
         if starts:
-            fills = _branches(second, target, v_cache, vp_lag if split_vp else None, anchor, rank_tok, rank_p, draft,
-                              starts, start, gamma, mask_id, row_masks, budget is not None)
-            vp_rows_drafted = len(starts)
-            # Highest r(i) first, so a node cap trims the least likely branches.
-            r = boundary_posterior(conf)
-            order = sorted(starts, key=lambda b: (-r[b[0]], b[1]))
-            rows += [[anchor] + draft[:i] + fills[i, j][0] for i, j in order]
-            names += [f"vp{i}" if j == 1 else f"vp{i}/{j}" for i, j in order]
-            if budget is not None:
-                vp_conf = [fills[b][1] for b in order]
-        if budget is not None:
-            chosen = budget.select(rows, names, vp_conf)
-            if chosen is None:  # no tree pays for itself this cycle: a plain one-token step
-                t1 = time.perf_counter()
-                logits, feats = target.prefill(mx.array([anchor], dtype=mx.int32), cache, taps)
-                anchor = int(sample(logits[None])[0])
-                committed(feats)
-                t2 = time.perf_counter()
-                budget.observe_cycle(None, 1, t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, 1)
-                yield Step([anchor], [SOURCE_TARGET], CycleStats(1, "none", 1, len(starts), t1 - t0, t2 - t1))
-                continue
-            rows, names = chosen
-        t1 = time.perf_counter()
+            fills = _branches(second, target, v_cache, v_lag, anchor, rank_tok, rank_p, draft, starts, start, gamma,
+                              mask_id, row_masks, policy.wants_branch_conf)
+            r = boundary_posterior(conf)  # highest r(i) first, so a node cap trims the least likely branches
+            for i, j in sorted(starts, key=lambda b: (-r[b[0]], b[1])):
+                toks, bconf = fills[i, j]
+                cands.rows.append([anchor] + draft[:i] + toks)
+                cands.names.append(f"vp{i}" if j == 1 else f"vp{i}/{j}")
+                # the branch token at i = 0 is DFlash's own alternative; the rest comes from the second drafter
+                cands.sources.append([SOURCE_DFLASH] * i + [SOURCE_DFLASH if i == 0 else by_second]
+                                     + [by_second] * (len(toks) - 1))
+                cands.branch_conf.append(bconf)
 
-        # 4. One verify pass over the trie; walk it with the target's tokens; commit.
-        tree = build_tree(rows, names, opts.max_nodes)
-        ver = target.verify(
-            mx.array(tree.tokens), mx.array(tree.depths + start), tree.packed_visible(), cache, taps
-        )
-        picks = np.array(sample(ver.logits))
+        # 4. what to verify.
+        kept = policy.keep(cands)
+        t1 = time.perf_counter()
+        if kept is None:  # no tree pays for itself this cycle: a plain one-token step
+            tok, feats = next(plain_steps(target, cache, taps, sample, anchor, 1))
+            committed(feats)
+            anchor = tok
+            t2 = time.perf_counter()
+            policy.observe(Outcome(None, None, None, 1, len(starts), t_d - t0, t1 - t_d, t2 - t1))
+            yield Step([tok], [SOURCE_TARGET], CycleStats(1, "none", 1, len(starts), t1 - t0, t2 - t1))
+            continue
+
+        # 5. one verify pass over the trie; walk it with the target's tokens; commit.
+        tree = build_tree(kept.rows, kept.names, opts.max_nodes, kept.sources)
+        ver = target.forward(mx.array(tree.tokens), cache, tree=tree, taps=taps)
+        picks = np.array(sample(ver.logits, tree.depths + start + 1))  # node at depth d picks position start+d+1
         path, emitted = walk(tree, picks)
         target.commit(cache, ver.kv, path)
         committed(ver.feats[mx.array(path)] if len(path) > 1 else ver.feats[path[0] : path[0] + 1])
         t2 = time.perf_counter()
-        if budget is not None:
-            budget.observe_cycle(path, len(emitted), t_d - t0, t1 - t_d, vp_rows_drafted, t2 - t1, tree.size)
+        policy.observe(Outcome(kept, tree, path, len(emitted), len(starts), t_d - t0, t1 - t_d, t2 - t1))
 
         anchor = emitted[-1]
-        sources = [SOURCE_DFLASH if tree.rows[i] == "dflash" else SOURCE_VP for i in path[1:]]
-        sources.append(SOURCE_TARGET)
+        sources = [tree.sources[i] for i in path[1:]] + [SOURCE_TARGET]
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
         yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(starts), t1 - t0, t2 - t1))
 
@@ -263,31 +249,3 @@ def _branches(second, target, v_cache, lag: list | None, anchor: int, rank_tok: 
 def _lagged(lag: list[mx.array]) -> mx.array:
     """The pending committed features [1, S, F], oldest first."""
     return (mx.concatenate(lag) if len(lag) > 1 else lag[0])[None]
-
-
-def _plain_steps(target, cache, taps, sample: Sampler, anchor: int, n: int) -> Iterator[tuple[int, mx.array]]:
-    """n plain target steps from `anchor` through the stock layers (tap features kept), one step
-    ahead like `_decode_ar`; yields (token, tap features of the position just committed)."""
-    y = mx.array([anchor], dtype=mx.int32)
-    logits, feats = target.prefill(y, cache, taps)
-    nxt = sample(logits[None])
-    mx.async_eval(nxt, feats)
-    for i in range(n):
-        y, f = nxt, feats
-        if i + 1 < n:  # never run past n: each step writes its K/V into the cache
-            logits, feats = target.prefill(y, cache, taps)
-            nxt = sample(logits[None])
-            mx.async_eval(nxt, feats)
-        yield int(y[0]), f
-
-
-def _decode_ar(target, cache, prompt: mx.array, sample: Sampler) -> Iterator[Step]:
-    """Plain decoding with the stock model, one step ahead like mlx-lm's generate_step."""
-    logits, _ = target.prefill(prompt, cache)
-    y = sample(logits[None])
-    mx.async_eval(y)
-    while True:
-        nxt = sample(target.model(y[None], cache=cache)[:, -1])
-        mx.async_eval(nxt)
-        yield Step([int(y[0])], [SOURCE_TARGET])
-        y = nxt

@@ -7,10 +7,9 @@ import json
 import sys
 
 from .api import check_options, encode_prompt, stream_generate
-from .budget import BUDGETS
 from .errors import D2SDError
 from .loading import Bundle, load
-from .types import MODES
+from .types import BUDGETS, MODES
 
 
 

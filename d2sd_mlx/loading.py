@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlx.core as mx
@@ -11,6 +11,7 @@ from mlx_lm.utils import load as mlx_load
 from .config_io import read_json
 from .drafter import DFlashDrafter, load_drafter
 from .errors import D2SDError
+from .manifest import check_compat
 from .target import SUPPORTED, Target
 
 BUNDLES = Path(__file__).parent / "bundles"
@@ -27,6 +28,8 @@ class Bundle:
     name: str = ""
     drafter_path: str | None = None
     vp_drafter_path: str | None = None
+    # what the budget learns about this bundle in this process, per (mode, block size): see budget.py
+    budget_states: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def tokenizer(self):
@@ -45,8 +48,6 @@ class Bundle:
 
 def check_fit(target: Target, drafter: DFlashDrafter, what: str) -> None:
     """Raise D2SDError naming the first way `drafter` does not fit the loaded `target`."""
-    from convert.bundle import check_compat
-
     cfg = dict(target.config, hidden_size=target.hidden_size, num_hidden_layers=target.num_layers,
                vocab_size=target.config.get("vocab_size", target.vocab_rows), embedding_rows=target.vocab_rows)
     check_compat(cfg, drafter.config, what)

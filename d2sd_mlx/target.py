@@ -1,8 +1,9 @@
 """Target adapter over stock mlx-lm models (llama incl. SmolLM2, qwen2, qwen3).
 
-prefill: stock layers with a causal mask, capturing the tap features DFlash needs.
-verify:  one forward over a flattened tree; each node attends to the committed cache and to
-         its visible tree nodes through `metal_kernels.tree_attention`; the cache is untouched.
+forward: one pass over new tokens, capturing the tap features the drafters need. Causal (prompt
+         prefill, plain steps; K/V appended to the cache) or over a flattened tree (verify: each
+         node attends to the committed cache and to its ancestors through
+         `metal_kernels.tree_attention`; the cache is untouched).
 commit:  append the K/V of the accepted path to the cache.
 """
 
@@ -23,12 +24,13 @@ SUPPORTED = ("llama", "qwen2", "qwen3", "mistral")
 
 
 @dataclass
-class Verified:
-    """What one verify pass returns. logits [N, V]; feats [N, F]; kv per layer ([1,Hkv,N,D] x2)."""
+class Forward:
+    """What one forward returns. logits [N, V] ([1, V] for a causal pass); feats [N, F] or None;
+    kv: per layer ([1,Hkv,N,D] x2) for a tree pass (to commit), None for a causal one (already cached)."""
 
     logits: mx.array
     feats: mx.array | None
-    kv: list[tuple[mx.array, mx.array]]
+    kv: list[tuple[mx.array, mx.array]] | None
 
 
 class Target:
@@ -72,16 +74,26 @@ class Target:
     def make_cache(self) -> list[KVCache]:
         return make_prompt_cache(self.model)
 
-    # -- prefill ----------------------------------------------------------------------------
-    def prefill(self, tokens: mx.array, cache, taps=(), step: int = 2048):
-        """Run the prompt (int32 [P]); returns (logits of the last position [V], tap features [P, F] or None)."""
+    # -- the one forward ---------------------------------------------------------------------
+    def forward(self, tokens: mx.array, cache, *, tree=None, taps=(), chunk: int = 2048) -> Forward:
+        """One pass of the target over tokens (int32 [N]) after the committed cache.
+
+        tree=None: the tokens are the next N of the sequence (prompt prefill, a plain step): causal
+        attention, their K/V are appended to the cache (in chunks of `chunk` tokens), and only the last
+        position's logits are returned ([1, V]). tree=a `tree.Tree` over these tokens: node i sits at
+        position offset + depth(i) and attends to the cache and to its ancestors (tree-masked cascade
+        attention); the cache is left alone and the nodes' K/V are returned for `commit`; logits [N, V].
+        taps: layer ids whose outputs are concatenated into the features [N, F] the drafters read.
+        """
+        if tree is not None:
+            return self._tree_forward(tokens, cache, tree, taps)
         tapset = {t: i for i, t in enumerate(taps)}
         feats = []
         logits = None
-        for s in range(0, tokens.shape[0], step):
-            chunk = tokens[s : s + step][None]
-            h = self.embed(chunk)
-            mask = "causal" if chunk.shape[1] > 1 else None
+        for s in range(0, tokens.shape[0], chunk):
+            part = tokens[s : s + chunk][None]
+            h = self.embed(part)
+            mask = "causal" if part.shape[1] > 1 else None
             got = [None] * len(taps)
             for i, (layer, c) in enumerate(zip(self.layers, cache)):
                 h = layer(h, mask, cache=c)
@@ -89,15 +101,15 @@ class Target:
                     got[tapset[i]] = h
             if taps:
                 feats.append(mx.concatenate(got, axis=-1)[0])
-            logits = self.head(self.inner.norm(h[:, -1:]))[0, -1]
-            if len(feats) > 1 or s + step < tokens.shape[0]:
+            logits = self.head(self.inner.norm(h[:, -1:]))[0]
+            if len(feats) > 1 or s + chunk < tokens.shape[0]:
                 mx.eval(logits, *feats, [c.state for c in cache])
         f = (mx.concatenate(feats, axis=0) if len(feats) > 1 else feats[0]) if taps else None
-        return logits, f
+        return Forward(logits, f, None)
 
-    # -- verify -----------------------------------------------------------------------------
-    def verify(self, tokens: mx.array, positions: mx.array, visible: mx.array, cache, taps=()) -> Verified:
-        """One forward over N tree nodes (tokens/positions int32 [N], visible packed [N, W])."""
+    def _tree_forward(self, tokens: mx.array, cache, tree, taps) -> Forward:
+        positions = mx.array(tree.depths + cache[0].offset, dtype=mx.int32)
+        visible = tree.packed_visible()
         tapset = {t: i for i, t in enumerate(taps)}
         got = [None] * len(taps)
         kv = []
@@ -109,7 +121,7 @@ class Target:
                 got[tapset[i]] = h
         logits = self.head(self.inner.norm(h))[0]
         feats = mx.concatenate(got, axis=-1)[0] if taps else None
-        return Verified(logits, feats, kv)
+        return Forward(logits, feats, kv)
 
     def commit(self, cache, kv, path: list[int]) -> None:
         """Append the K/V of the accepted nodes `path` (in order) to the cache."""

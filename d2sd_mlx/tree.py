@@ -46,11 +46,17 @@ def top_branches(conf: np.ndarray, alt: np.ndarray, k: int) -> list[tuple[int, i
 
 @dataclass
 class Tree:
+    """The trie of one cycle's candidate rows. Per node it records, once, everything later stages
+    need: its token, parent, depth, the row that inserted it (index and name) and who drafted it."""
+
     tokens: np.ndarray  # int32 [N]
     parents: np.ndarray  # int32 [N], -1 for the root
     depths: np.ndarray  # int32 [N]
-    rows: list[str]  # per node: the first candidate row that inserted it ("dflash" or "vp{i}")
+    rows: list[str]  # per node: the name of the first candidate row that inserted it ("dflash" or "vp{i}")
     children: list[dict[int, int]]  # per node: token -> child index
+    sources: list[str]  # per node: the drafter that proposed its token ("dflash" or "vp"; the root "target")
+    row_of: list[int]  # per node: the index of the row that inserted it
+    row_nodes: list[list[int]]  # per row: the node ids of its tokens after the anchor (as far as inserted)
 
     @property
     def size(self) -> int:
@@ -71,20 +77,25 @@ class Tree:
         return pack_mask(self.visible())
 
 
-def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = None) -> Tree:
+def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = None,
+               sources: list[list[str]] | None = None) -> Tree:
     """Merge candidate rows (each starting with the same anchor) into a trie.
 
     Rows are inserted in the given order (highest priority first); when `max_nodes` is reached the
-    remaining tails are dropped, so the trie stays prefix-closed.
+    remaining tails are dropped, so the trie stays prefix-closed. sources[r][d - 1]: who drafted row
+    r's token at depth d (default: "dflash" for the first row, "vp" for the others).
     """
     anchor = rows[0][0]
-    tokens, parents, depths, owner = [anchor], [-1], [0], [names[0]]
+    tokens, parents, depths, owner, src, row_of = [anchor], [-1], [0], [names[0]], ["target"], [0]
     children: list[dict[int, int]] = [{}]
+    row_nodes: list[list[int]] = []
     cap = max_nodes if max_nodes is not None else 1 << 30
-    for row, name in zip(rows, names):
+    if sources is None:
+        sources = [["dflash" if r == 0 else "vp"] * (len(row) - 1) for r, row in enumerate(rows)]
+    for r, (row, name, row_src) in enumerate(zip(rows, names, sources)):
         if row[0] != anchor:
             raise ValueError("all candidate rows must start with the anchor")
-        node = 0
+        node, ids = 0, []
         for depth, tok in enumerate(row[1:], start=1):
             nxt = children[node].get(tok)
             if nxt is None:
@@ -95,16 +106,15 @@ def build_tree(rows: list[list[int]], names: list[str], max_nodes: int | None = 
                 parents.append(node)
                 depths.append(depth)
                 owner.append(name)
+                src.append(row_src[depth - 1])
+                row_of.append(r)
                 children.append({})
                 children[node][tok] = nxt
+            ids.append(nxt)
             node = nxt
-    return Tree(
-        np.array(tokens, dtype=np.int32),
-        np.array(parents, dtype=np.int32),
-        np.array(depths, dtype=np.int32),
-        owner,
-        children,
-    )
+        row_nodes.append(ids)
+    return Tree(np.array(tokens, dtype=np.int32), np.array(parents, dtype=np.int32), np.array(depths, dtype=np.int32),
+                owner, children, src, row_of, row_nodes)
 
 
 def walk(tree: Tree, targets: np.ndarray) -> tuple[list[int], list[int]]:

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 # Where an emitted token came from.
 SOURCE_TARGET = "target"  # sampled by the target itself (bonus token, or AR decoding)
-SOURCE_DFLASH = "dflash"  # a DFlash draft token the target accepted
-SOURCE_VP = "vp"  # a VP-drafter token the target accepted
+SOURCE_DFLASH = "dflash"  # drafted by the DFlash drafter (its row, its alternatives, all of dflash2) and accepted
+SOURCE_VP = "vp"  # drafted by the VP drafter (d2sd's branch tokens at i >= 1 and tails) and accepted
 
 MODES = ("ar", "dflash", "dflash2", "d2sd")
+BUDGETS = ("auto", "fixed")  # how the speculative modes pick their tree: budget.py, or the paper's fixed tree
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Stats:
 
     mode: str = "ar"
     budget: str = ""  # "fixed" or "auto" for the speculative modes
+    seed: int | None = None  # the sampling seed (drawn per request when not given): replays the run at T>0
     prompt_tokens: int = 0
     prompt_s: float = 0.0
     generation_tokens: int = 0
@@ -86,6 +88,7 @@ class Stats:
             "winners": dict(self.winners),
             "nodes_per_cycle": round(self.nodes_verified / self.cycles, 3) if self.cycles else 0.0,
             "budget": self.budget,
+            "seed": self.seed,
             "k_counts": {str(k): n for k, n in sorted(self.k_counts.items())},
             "plain_steps": self.plain_steps,
             "draft_s": round(self.draft_s, 4),

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 
-import mlx.core as mx
+from d2sd_mlx import blas as _blas
+
+_blas.ensure()  # on Linux, load OpenBLAS before mlx.core (d2sd_mlx/blas.py: stdlib only)
+
+import mlx.core as mx  # noqa: E402
 
 from .checks import check_inputs
 from .mask import ancestors_from_parents, block_diagonal, pack_mask, unpack_mask, validate_ancestors

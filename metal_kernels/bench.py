@@ -88,8 +88,9 @@ def main(argv=None):
     dtype = DTYPES[args.dtype]
     rng = np.random.default_rng(args.seed)
     mx.random.seed(args.seed)
-    preload = os.environ.get("LD_PRELOAD", "")
-    blas = " (OpenBLAS preloaded)" if "openblas" in preload else ""
+    from d2sd_mlx.blas import loaded
+
+    blas = f" ({loaded()})" if loaded() else ""
     print(f"tree_attention [{'metal kernel' if metal else 'reference'}] vs dense-mask SDPA on "
           f"{mx.default_device()}{blas}: B=1 Hq={args.hq} Hkv={args.hkv} D={args.dim} {args.dtype}; "
           f"best of up to {args.reps} runs", flush=True)

@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+import d2sd_mlx  # noqa: F401  before any test module imports mlx.core: on Linux this loads OpenBLAS (d2sd_mlx/blas.py)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -1,4 +1,4 @@
-"""The benchmark CLI on a tiny bundle: T=0 equality check, tables, the α-ratio summary."""
+"""The benchmark CLI on a tiny bundle: the equality check (every T), tables, the α-ratio summary."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def test_bench_runs_all_modes_and_writes_markdown_and_json(tmp_path, monkeypatch
     rc = main(["--model", str(bundle / "target"), "--drafter", str(bundle / "dflash"), "--vp-drafter", str(bundle / "vp"),
                "--prompts", str(prompts), "--modes", "ar,dflash-fixed,dflash2-fixed,d2sd-fixed", "--temps", "0,1",
                "--max-tokens", "12", "--out", str(out)])
-    assert rc == 0  # every T=0 output equals ar's
+    assert rc == 0  # every output equals ar's (position-keyed sampling at T>0)
     res = json.loads((out.with_suffix(".json")).read_text())
-    assert res["t0_mismatches"] == []
+    assert res["mismatches"] == []
     rows = {(s["temp"], s["category"], s["mode"]) for s in res["table"]}
     for t in (0.0, 1.0):
         for cat in ("code", "math", "chat", "all"):
@@ -28,7 +28,8 @@ def test_bench_runs_all_modes_and_writes_markdown_and_json(tmp_path, monkeypatch
                 assert (t, cat, m) in rows
     md = out.with_suffix(".md").read_text()
     assert "T=0: α(d2sd-fixed) / α(dflash-fixed) = " in md and "T=1: α(d2sd-fixed)" in md
-    assert "T=0 outputs identical to `ar` on every prompt: yes" in md
+    assert "Outputs identical to `ar` on every prompt (every T): yes" in md
+    assert res["budget_decision_ms"] > 0 and "Budget decision per cycle" in md  # timed here, not asserted in CI
 
 
 def test_alpha_ratio_line_says_when_dflash2_is_not_between():

@@ -1,7 +1,6 @@
 """Budgeted D²SD: tree selection on synthetic confidences/costs, the calibration cache, losslessness."""
 
 import json
-import time
 
 import mlx.core as mx
 import numpy as np
@@ -9,10 +8,12 @@ import pytest
 
 from d2sd_mlx import Bundle
 from d2sd_mlx import costmodel as cm
-from d2sd_mlx.budget import (WARMUP, Budget, Learned, Reliability, build_trie, node_values, plan_branches,
-                             select_nodes, trim_rows)
+from d2sd_mlx.budget import WARMUP, Budget, Learned
+from d2sd_mlx.calibration import Reliability
 from d2sd_mlx.decode import DecodeOptions, decode
 from d2sd_mlx.drafter import ROLE_VP
+from d2sd_mlx.policy import Candidates, Outcome
+from d2sd_mlx.selection import node_values, plan_branches, select_nodes, trim_rows
 from d2sd_mlx.tiny import make_drafter, make_target, target_config
 from d2sd_mlx.tree import build_tree
 from oracle import OracleDrafter, greedy_reference
@@ -25,9 +26,13 @@ REACH = 0.6 ** np.arange(1, G)  # branch value per unit of r(i) at offsets 1..15
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("D2SD_HOME", str(tmp_path / "home"))
-    cm.forget()
-    yield
-    cm.forget()
+
+
+def select(budget, conf, rows, names, vp_conf=None):
+    """Stage 2 through the policy interface: (rows, names) kept, or None for a plain step."""
+    sources = [["dflash"] * (len(r) - 1) for r in rows]
+    kept = budget.keep(Candidates(rows, names, sources, np.asarray(conf), list(vp_conf or [])))
+    return None if kept is None else (kept.rows, kept.names)
 
 
 def costs(step=0.060, a=0.059, b=0.0032, dflash=0.008, vp0=0.004, vp1=0.0003, gamma=G):
@@ -61,8 +66,8 @@ def test_chain_when_verify_is_expensive():
     assert p.anchors == []
     # and the chain itself is trimmed to the nodes worth more than λ·b
     budget = Budget(expensive, G, 4, learned=warm())
-    budget.plan(DIFFUSE)
-    rows, names = budget.select([[7] + list(range(100, 100 + G - 1))], ["dflash"], None)
+    assert budget.plan(DIFFUSE) == []
+    rows, names = select(budget, DIFFUSE, [[7] + list(range(100, 100 + G - 1))], ["dflash"])
     spine = np.cumprod(DIFFUSE)
     d = len(rows[0]) - 1
     assert len(rows) == 1 and 0 < d < G - 1
@@ -100,23 +105,22 @@ def test_plain_step_when_nothing_pays():
     cost = costs()
     budget = Budget(cost, G, 4, learned=warm())
     low = np.full(G - 1, 0.05)
-    budget.plan(low)
-    assert budget.select([[7] + list(range(100, 100 + G - 1))], ["dflash"], None) is None
+
+    assert select(budget, low, [[7] + list(range(100, 100 + G - 1))], ["dflash"]) is None
 
 
 def test_warm_up_and_probes_verify_the_whole_row():
     """Confidences that undersell the drafter must not stop it from ever being tried."""
     budget = Budget(costs(), G, 4, learned=Learned())
     row = [[7] + list(range(100, 100 + G - 1))]
-    budget.plan(np.full(G - 1, 0.05))
-    rows, _ = budget.select(row, ["dflash"], None)
+    low = np.full(G - 1, 0.05)
+    rows, _ = select(budget, low, row, ["dflash"])
     assert rows == row
     budget.learned.drafted, budget._probing = WARMUP, True
-    rows, _ = budget.select(row, ["dflash"], None)
+    rows, _ = select(budget, low, row, ["dflash"])
     assert rows == row
     capped = Budget(costs(), G, 4, max_nodes=5, learned=Learned())
-    capped.plan(np.full(G - 1, 0.05))
-    assert capped.select(row, ["dflash"], None)[0] == [row[0][:5]]
+    assert select(capped, low, row, ["dflash"])[0] == [row[0][:5]]
 
 
 @pytest.mark.parametrize("cap", [1, 2, 5, 9, 20])
@@ -133,69 +137,46 @@ def test_never_exceeds_the_node_cap(cap):
             rows.append(rows[0][: a + 1] + rng.integers(0, 30, G - 1 - a).tolist())
             vpc.append(rng.uniform(0.2, 1.0, G - 1 - a))
         names = ["dflash"] + [f"vp{a}" for a in anchors]
-        got = budget.select(rows, names, vpc)
+        got = select(budget, conf, rows, names, vpc)
         if got is None:
             continue
         tree = build_tree(*got)
         assert tree.size <= cap
-        assert plan(cheap, conf=conf, max_nodes=cap).gain >= 0
+        p = plan(cheap, conf=conf, max_nodes=cap)
+        assert p.anchors == sorted(set(p.anchors)) and len(p.anchors) <= 4 and all(0 <= a < G - 1 for a in p.anchors)
 
 
-def test_selection_is_prefix_closed_and_matches_build_tree():
+def test_selection_is_prefix_closed():
     rng = np.random.default_rng(3)
     for _ in range(30):
         spine = [5] + rng.integers(0, 6, G - 1).tolist()
         anchors = sorted(rng.choice(G - 1, size=3, replace=False).tolist())
         rows = [spine] + [spine[: a + 1] + rng.integers(0, 6, G - 1 - a).tolist() for a in anchors]
         names = ["dflash"] + [f"vp{a}" for a in anchors]
-        trie = build_trie(rows)
-        full = build_tree(rows, names)
-        assert trie.size == full.size and trie.parent == full.parents.tolist() and trie.depth == full.depths.tolist()
+        trie = build_tree(rows, names)
         confs = [np.concatenate(([1.0], rng.uniform(0.1, 1, G - 1)))] + [rng.uniform(0.1, 1, G) for _ in anchors]
         value, _ = node_values(trie, confs)
-        assert all(value[i] <= value[trie.parent[i]] + 1e-12 for i in range(1, trie.size))
+        assert all(value[i] <= value[trie.parents[i]] + 1e-12 for i in range(1, trie.size))
         for cap in (None, 4, 11):
-            keep, _ = select_nodes(value, trie.depth, 20.0, over_plain(costs(b=0.0025)), cap)
-            assert all(keep[trie.parent[i]] for i in range(1, trie.size) if keep[i])
+            keep, _ = select_nodes(value, trie.depths, 20.0, over_plain(costs(b=0.0025)), cap)
+            assert all(keep[trie.parents[i]] for i in range(1, trie.size) if keep[i])
             if cap is not None:
                 assert keep.sum() <= cap
-            out_rows, out_names, _ = trim_rows(rows, names, trie, keep)
-            tree = build_tree(out_rows, out_names)
+            idx, lengths = trim_rows(trie, keep)
+            tree = build_tree([rows[r][: n + 1] for r, n in zip(idx, lengths)], [names[r] for r in idx])
             assert tree.size == keep.sum()
 
 
 def test_node_values_follow_the_stated_approximation():
     c1, c2, v1, v2 = 0.8, 0.5, 0.7, 0.4
     rows = [[9, 1, 2], [9, 3, 4]]  # spine 9→1→2; branch anchored at 0: 9→3→4
-    trie = build_trie(rows)
+    trie = build_tree(rows, ["dflash", "vp0"])
     value, _ = node_values(trie, [np.array([1.0, c1, c2]), np.array([1.0, v1, v2])])
     assert np.allclose(value, [1.0, c1, c1 * c2, (1 - c1) * v1, (1 - c1) * v1 * v2])
     # a branch whose first token equals the spine's merges into it and hangs its tail off the spine
-    trie = build_trie([[9, 1, 2], [9, 1, 4]])
+    trie = build_tree([[9, 1, 2], [9, 1, 4]], ["dflash", "vp1"])
     value, _ = node_values(trie, [np.array([1.0, c1, c2]), np.array([1.0, v1, v2])])
     assert np.allclose(value, [1.0, c1, c1 * c2, c1 * (1 - c2) * v2])
-
-
-def test_decision_costs_well_under_a_millisecond():
-    budget = Budget(costs(b=0.0001, vp0=0.001, vp1=0.00002), G, 4, learned=warm())
-    rng = np.random.default_rng(0)
-    times = []
-    for i in range(60):
-        conf = rng.uniform(0.3, 1.0, G - 1)
-        t0 = time.perf_counter()
-        anchors = budget.plan(conf)
-        t_plan = time.perf_counter() - t0
-        rows = [[1] + rng.integers(0, 50, G - 1).tolist()]
-        vpc = []
-        for a in anchors:
-            rows.append(rows[0][: a + 1] + rng.integers(0, 50, G - 1 - a).tolist())
-            vpc.append(rng.uniform(0.3, 1.0, G - 1 - a))
-        names = ["dflash"] + [f"vp{a}" for a in anchors]
-        t0 = time.perf_counter()
-        budget.select(rows, names, vpc)
-        times.append(t_plan + time.perf_counter() - t0)
-    assert len(anchors) == 4  # the 16×5 case
-    assert np.median(times[10:]) < 1e-3, np.median(times[10:])
 
 
 def test_reliability_table_and_calibration_map():
@@ -221,11 +202,13 @@ def test_plain_runs_when_drafting_loses_and_back_when_it_wins():
 
     def drafted_cycle(emitted):
         assert budget.plain_steps() == 0
-        budget.plan(np.full(G - 1, 0.9))
-        got = budget.select(chain, ["dflash"], None)
-        size = len(got[0][0]) if got else 1
+        conf = np.full(G - 1, 0.9)
+        budget.branch_starts(conf)
+        kept = budget.keep(Candidates(chain, ["dflash"], [["dflash"] * (G - 1)], conf))
+        tree = build_tree(kept.rows, kept.names) if kept else None
+        size = tree.size if kept else 1
         path = list(range(1 + min(emitted, size - 1)))  # the root and `emitted` accepted drafts
-        budget.observe_cycle(path if got else None, len(path), 0.01, 0.0, 0, 0.15, size)
+        budget.observe(Outcome(kept, tree, path if kept else None, len(path), 0, 0.01, 0.0, 0.15))
 
     for _ in range(3):
         drafted_cycle(0)  # 160 ms for one token: plain steps would have made 2.7
@@ -233,7 +216,7 @@ def test_plain_runs_when_drafting_loses_and_back_when_it_wins():
     for _ in range(3):
         n = budget.plain_steps()
         runs.append(n)
-        budget.observe_steps(n * 0.06, n)
+        budget.observe_plain(n * 0.06, n)
         drafted_cycle(0)  # the probe loses
     assert runs == [4, 8, 16]
     budget.plain_steps()
@@ -277,8 +260,6 @@ def test_calibration_is_cached_per_machine_and_model(tmp_path):
     first = cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake)
     assert first.source == "calibrated" and fake.calls == 1
     assert first.path.is_file() and str(first.path).startswith(str(tmp_path / "home" / "calibration"))
-    assert cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake).source == "memory"
-    cm.forget()
     again = cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake)
     assert again.source == "file" and fake.calls == 1
     assert again.model.step == pytest.approx(0.01)
@@ -294,7 +275,6 @@ def test_a_calibration_from_elsewhere_is_redone(field, value):
     data["key"][field] = value
     data["calibration"]["step_s"] = 123.0
     path.write_text(json.dumps(data))
-    cm.forget()
     got = cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake)
     assert got.source == "calibrated" and fake.calls == 2 and got.model.step != 123.0
     assert json.loads(path.read_text())["key"][field] != value  # overwritten with this machine's
@@ -342,7 +322,7 @@ def test_a_corrupt_cache_file_is_replaced_with_a_warning(junk):
     assert not list(path.parent.glob("*.tmp"))
 
 
-def test_an_unwritable_cache_dir_warns_and_keeps_the_model_in_memory(tmp_path, monkeypatch):
+def test_an_unwritable_cache_dir_warns_and_the_bundle_keeps_the_model(tmp_path, monkeypatch):
     target, d, v = tiny_models()
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("D2SD_HOME", str(tmp_path / "file"))  # calibration/ cannot be created under a file
@@ -351,14 +331,21 @@ def test_an_unwritable_cache_dir_warns_and_keeps_the_model_in_memory(tmp_path, m
         got = cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake)
     assert any("cannot write" in str(w.message) for w in caught)
     assert got.source == "calibrated"
-    assert cm.load_or_calibrate(target, d, v, 6, calibrate_fn=fake).source == "memory" and fake.calls == 1
+    # the cost model (and what the budget learns) stays with the bundle for the process: no recalibration
+    import d2sd_mlx.budget as bm
+
+    monkeypatch.setattr(bm, "load_or_calibrate", lambda *a: cm.load_or_calibrate(*a, calibrate_fn=fake))
+    bundle = Bundle(target, d, v)
+    with pytest.warns(RuntimeWarning):
+        first = bm.for_bundle(bundle, "d2sd", 6, 4, None, greedy=True)
+    again = bm.for_bundle(bundle, "d2sd", 6, 4, None, greedy=True)
+    assert again.cost is first.cost and again.learned is first.learned and fake.calls == 2
+    assert bm.for_bundle(Bundle(target, d, v), "d2sd", 6, 4, None, greedy=True).learned is not first.learned
 
 
-def test_real_calibration_is_quick_and_sane():
+def test_real_calibration_is_sane():
     target, d, v = tiny_models()
-    t0 = time.perf_counter()
     cal = cm.calibrate(target, d, v, 6)
-    assert time.perf_counter() - t0 < 10
     assert cal["step_s"] > 0 and cal["dflash_s"] > 0 and all(s > 0 for s in cal["verify"]["s"] + cal["vp"]["s"])
     model = cm.CostModel(cal, 6)
     assert model.verify(30) >= model.verify(2) and model.vp(4) >= model.vp(0) == 0.0
@@ -397,8 +384,7 @@ def test_verify_cost_is_a_table_with_steps():
     assert cost.verify(12) == pytest.approx(0.10) and cost.verify(20) == pytest.approx(0.15)
     assert cost.verify(64) == pytest.approx(0.40 + 16 * 0.2 / 24)  # beyond the table: the last slope
     budget = Budget(cost, G, 0, learned=warm())
-    budget.plan(np.full(G - 1, 0.6))
-    rows, _ = budget.select([[7] + list(range(100, 100 + G - 1))], ["dflash"], None)
+    rows, _ = select(budget, np.full(G - 1, 0.6), [[7] + list(range(100, 100 + G - 1))], ["dflash"])
     assert len(rows[0]) == G  # nodes 8..16 are free, so the whole row is kept
     # a line through the same points would have cut the row after about 4 nodes
     slope = np.polyfit(cal["verify"]["n"], cal["verify"]["s"], 1)[0]
@@ -425,14 +411,15 @@ def test_lossless_under_each_regime(regime, mode):
     seq = prompt + ref
     gamma = 8
     bundle = Bundle(target, OracleDrafter(target, seq, gamma, 0.7, 3), OracleDrafter(target, seq, gamma, 0.7, 4))
-    opts = DecodeOptions(mode, gamma, 4, None, budget="auto")
+    opts = DecodeOptions(gamma, 4, None)
     learned = Learned()
     k_cap = 0 if mode == "dflash" else 4
     budget = Budget(costs(gamma=gamma, **REGIMES[regime]), gamma, k_cap, learned=learned)
     if regime == "expensive verify":  # drafted cycles have been losing: plain runs come first
         learned.drafted, learned.gain = 5, -1.0
     got, kinds = [], set()
-    for step in decode(target, bundle.drafter, bundle.vp_drafter, mx.array(prompt, dtype=mx.int32), opts, budget):
+    second = {"dflash": None, "dflash2": bundle.drafter, "d2sd": bundle.vp_drafter}[mode]
+    for step in decode(target, bundle.drafter, second, mx.array(prompt, dtype=mx.int32), opts, budget):
         got += step.tokens
         if step.cycle is not None:
             kinds.add("plain" if not step.cycle.drafted else "tree" if step.cycle.nodes > 1 else "single")
@@ -462,15 +449,16 @@ def test_auto_at_temperature_runs_and_reports_k():
 
 
 def test_the_api_hands_the_budget_to_the_decode_loop(monkeypatch):
-    """budget="auto" must reach DecodeOptions.budget (not some other field) and build a controller."""
+    """budget="auto" must hand the decode loop a Budget policy, "fixed" the paper's FixedPolicy."""
     import d2sd_mlx.api as api
+    from d2sd_mlx.policy import FixedPolicy
 
     seen = {}
     real = api.decode
 
-    def spy(target, drafter, vp, prompt, opts, budget=None):
-        seen["opts"], seen["budget"] = opts, budget
-        return real(target, drafter, vp, prompt, opts, budget)
+    def spy(target, drafter, second, prompt, opts, policy=None):
+        seen["policy"] = policy
+        return real(target, drafter, second, prompt, opts, policy)
 
     monkeypatch.setattr(api, "decode", spy)
     cfg = target_config("llama", vocab=97, layers=2)
@@ -480,5 +468,5 @@ def test_the_api_hands_the_budget_to_the_decode_loop(monkeypatch):
         for r in api.stream_generate(bundle, [1, 2, 3], mode=mode, max_tokens=4, budget=budget):
             pass
         want = budget or ("auto" if mode == "d2sd" else "fixed")
-        assert seen["opts"].budget == want and r.stats.budget == want
-        assert isinstance(seen["budget"], Budget) == (want == "auto")
+        assert r.stats.budget == want
+        assert isinstance(seen["policy"], Budget if want == "auto" else FixedPolicy)

@@ -108,8 +108,10 @@ def test_tiny_bundle_roundtrip_and_role(tmp_path):
     b = load(out)
     assert b.default_mode == "d2sd"
     assert b.vp_drafter.config.role == ROLE_VP
-    text = "".join(r.text for r in stream_generate(b, "The quick", max_tokens=8))
-    assert isinstance(text, str)
+    rs = list(stream_generate(b, "The quick", max_tokens=8, stop_on_eos=False))
+    tokens = [t for r in rs for t in r.tokens]
+    assert len(tokens) == 8 and rs[-1].finish_reason == "length"
+    assert "".join(r.text for r in rs) == b.tokenizer.decode(tokens)  # the streamed text is the tokens' text
 
 
 # --- corrupt config files: one reader names the file and the problem (issue 15, item 1) -----------
@@ -178,14 +180,14 @@ def test_slow_first_use_calibration_says_what_it_does(target, monkeypatch, capsy
 
     from d2sd_mlx import api
 
-    real = api.for_decode
+    real = api.budgeted.for_bundle
 
     def slow(*a, **k):
         time.sleep(0.3)
         return real(*a, **k)
 
     monkeypatch.setattr(api, "NOTICE_AFTER_S", 0.05)
-    monkeypatch.setattr(api, "for_decode", slow)
+    monkeypatch.setattr(api.budgeted, "for_bundle", slow)
     bundle = Bundle(target, make_drafter(CFG), make_drafter(CFG, role=ROLE_VP))
     first(stream_generate(bundle, [1, 2, 3], mode="d2sd", budget="auto", max_tokens=2))
     err = capsys.readouterr().err

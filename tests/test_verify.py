@@ -25,9 +25,9 @@ def test_each_node_matches_decoding_its_own_path(kind):
     tree = build_tree(rows, ["dflash", "vp2", "vp1", "vp0"])
 
     cache = target.make_cache()
-    target.prefill(mx.array(prompt), cache)
+    target.forward(mx.array(prompt), cache)
     start = cache[0].offset
-    ver = target.verify(mx.array(tree.tokens), mx.array(tree.depths + start), tree.packed_visible(), cache, taps=(0, 2))
+    ver = target.forward(mx.array(tree.tokens), cache, tree=tree, taps=(0, 2))
     assert ver.logits.shape == (tree.size, 61)
     assert ver.feats.shape == (tree.size, 2 * cfg["hidden_size"])
     assert cache[0].offset == start  # verify leaves the cache alone
@@ -47,9 +47,9 @@ def test_off_spine_commit_equals_direct_decoding():
     rows = [[7, 8, 9, 10, 11], [7, 8, 20, 21, 22]]
     tree = build_tree(rows, ["dflash", "vp1"])
     cache = target.make_cache()
-    target.prefill(mx.array(prompt), cache)
+    target.forward(mx.array(prompt), cache)
     start = cache[0].offset
-    ver = target.verify(mx.array(tree.tokens), mx.array(tree.depths + start), tree.packed_visible(), cache)
+    ver = target.forward(mx.array(tree.tokens), cache, tree=tree)
     path = [0, 1, 5, 6]  # 7 8 20 21: leaves the spine after depth 1
     target.commit(cache, ver.kv, path)
     _, direct = sequential_logits(target, prompt + [7, 8, 20, 21])

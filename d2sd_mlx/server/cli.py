@@ -8,9 +8,8 @@ import logging
 import sys
 import time
 
-from ..budget import BUDGETS
 from ..errors import D2SDError
-from ..types import MODES
+from ..types import BUDGETS, MODES
 
 log = logging.getLogger("d2sd_mlx.server")
 

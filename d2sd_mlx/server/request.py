@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..budget import BUDGETS
-from ..types import MODES
+from ..types import BUDGETS, MODES
 from .errors import bad_request
 
 CHAT = "chat"

@@ -7,8 +7,7 @@ import pytest
 from app.engine import RealEngine
 from app.params import Params
 from chat_helpers import make_app, replies, send
-
-tiny = pytest.importorskip("d2sd_mlx.tiny", reason="the d2sd_mlx engine is not importable")
+from d2sd_mlx import tiny
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,47 @@
+"""d2sd_mlx.blas: the system OpenBLAS is loaded on Linux before mlx.core, or a one-line hint is printed."""
+
+import subprocess
+import sys
+
+import pytest
+
+from d2sd_mlx import blas
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+CHECK = ("import {mod}, mlx.core as mx; from d2sd_mlx import blas; "
+         "maps = open('/proc/self/maps').read(); print(blas.loaded() or '-', 'libopenblas' in maps)")
+
+
+def _run(env: dict, mod: str = "d2sd_mlx") -> subprocess.CompletedProcess:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", blas.ENV)}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", CHECK.format(mod=mod)], env=full, capture_output=True, text=True,
+                          timeout=120, check=True)
+
+
+def _installed() -> bool:
+    import os
+
+    return any(os.path.exists(p) for p in blas.candidates() if os.path.isabs(p))
+
+
+@linux
+@pytest.mark.parametrize("mod", ["d2sd_mlx", "metal_kernels", "convert", "app"])
+def test_openblas_loaded_before_mlx(mod):
+    if not _installed():
+        pytest.skip("libopenblas0-pthread is not installed")
+    out = _run({}, mod)
+    name, mapped = out.stdout.split()
+    assert name.startswith("libopenblas") and mapped == "True"
+    assert "apt-get" not in out.stderr
+
+
+@linux
+def test_off_and_missing():
+    out = _run({blas.ENV: "off"})
+    assert out.stdout.split() == ["-", "False"] and out.stderr == ""
+    out = _run({blas.ENV: "/nonexistent/libopenblas.so.0"})
+    assert out.stdout.split() == ["-", "False"]
+    assert out.stderr.count("apt-get install libopenblas0-pthread") == 1 and len(out.stderr.splitlines()) == 1
