@@ -12,6 +12,10 @@ by its share of --budget seconds and each written to --out as soon as it is done
 Inputs come from `scripts/gpu_stage.py`. Runs on CPU too (tiny budgets) for testing.
 
     python scripts/gpu_distill.py --stage .stage --target /tmp/target.safetensors --out $OUT --budget 480
+
+On a machine reached through a small upload limit, split target.safetensors (e.g. `head -c` /
+`tail -c` into two parts), send the parts in back-to-back calls, `cat` them together there and
+check the sha256 before running. Import the results with `scripts/gpu_import.py`.
 """
 
 from __future__ import annotations
