@@ -210,7 +210,7 @@ class ContextCache:
 
 
 class _HeadRows:
-    """The target head's rows for a draft vocabulary, computed once per target (not a parameter)."""
+    """The target head's rows for a draft vocabulary, computed once per target and dtype (not a parameter)."""
 
     def __init__(self):
         self.key, self.rows = None, None
@@ -247,9 +247,11 @@ class DFlashDrafter(nn.Module):
         """
         if not self.config.draft_vocab_size:
             return target.head(h)
-        if self._head.key is not id(target):
-            self._head.key, self._head.rows = id(target), target.head_rows(self.draft_vocab)
-        small = h @ self._head.rows.astype(h.dtype).T
+        key = (id(target), h.dtype)
+        if self._head.key != key:  # gather (and dequantize, cast) the rows once per target and dtype
+            self._head.key, self._head.rows = key, target.head_rows(self.draft_vocab).astype(h.dtype)
+            mx.eval(self._head.rows)
+        small = h @ self._head.rows.T
         lead = small.shape[:-1]
         small = small.reshape(-1, small.shape[-1])
         full = mx.full((small.shape[0], target.vocab_rows), -mx.inf, dtype=small.dtype)
