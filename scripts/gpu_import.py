@@ -45,6 +45,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", required=True, help="folder to hold dflash/ and vp/")
     args = ap.parse_args(argv)
     src, out = Path(args.src), Path(args.out)
+    if not (src / "report.json").is_file():
+        raise SystemExit(f"{src}: no report.json (not a gpu_distill.py output folder, or it stopped before training)")
     out.mkdir(parents=True, exist_ok=True)
     for name in ("dflash", "vp"):
         if name in json.loads((src / "report.json").read_text()).get("configs", {}):

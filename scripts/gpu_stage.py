@@ -23,11 +23,6 @@ import mlx.core as mx
 import numpy as np
 
 
-def chat_ids(tokenizer, row: dict) -> list[int]:
-    msgs = list(row.get("history") or []) + [{"role": "user", "content": row["prompt"]}]
-    return list(tokenizer.apply_chat_template(msgs, add_generation_prompt=True))
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", required=True, help="JSONL prompt file (prompt, optional history)")
@@ -39,8 +34,15 @@ def main(argv=None) -> None:
 
     from convert.default_model import ensure_default_target, gguf_path
     from convert.gguf import gguf_config, load, map_names
+    from d2sd_mlx.errors import D2SDError
     from d2sd_mlx.loading import load_target
+    from d2sd_mlx.prompts import read_prompts
+    from d2sd_mlx.train.data import chat_ids
 
+    try:
+        rows = read_prompts(args.prompts)[: args.limit]  # checked (JSON, prompt, history) before any work
+    except D2SDError as e:
+        raise SystemExit(f"error: {e}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     src = gguf_path()
@@ -51,10 +53,9 @@ def main(argv=None) -> None:
     target_dir = ensure_default_target()
     (out / "target_config.json").write_text((Path(target_dir) / "config.json").read_text())
 
-    rows = [json.loads(line) for line in Path(args.prompts).read_text().splitlines() if line.strip()][: args.limit]
     target = load_target(target_dir)
     tok = target.tokenizer
-    ids = [chat_ids(tok, r) for r in rows]
+    ids = [chat_ids(tok, r["prompt"], r.get("history")) for r in rows]
     offsets = np.cumsum([0] + [len(x) for x in ids]).astype(np.int64)
     np.savez(out / "prompts.npz", ids=np.concatenate(ids).astype(np.int32), offsets=offsets)
     (out / "prompts.sha256").write_text(hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest() + "\n")

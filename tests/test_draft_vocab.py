@@ -5,6 +5,7 @@ import json
 import mlx.core as mx
 import numpy as np
 import pytest
+from mlx.utils import tree_flatten
 
 from d2sd_mlx import Bundle, stream_generate
 from d2sd_mlx.drafter import ROLE_VP, load_drafter, save_drafter
@@ -45,13 +46,7 @@ def test_save_load_keeps_int_vocab_in_bf16(tmp_path):
     back = load_drafter(tmp_path / "d")
     assert back.config.draft_vocab_size == 4
     assert np.array(back.draft_vocab).tolist() == [1, 2, 50, 60]
-    assert "draft_vocab" not in dict(_flat(back.trainable_parameters()))
-
-
-def _flat(tree):
-    from mlx.utils import tree_flatten
-
-    return tree_flatten(tree)
+    assert "draft_vocab" not in dict(tree_flatten(back.trainable_parameters()))
 
 
 def _write(tmp_path, vocab_ids, size=None):

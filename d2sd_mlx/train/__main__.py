@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         t.add_argument("--clip", type=float, default=1.0)
         t.add_argument("--tau", type=float, default=7.0)
         t.add_argument("--seed", type=int, default=0)
-        t.add_argument("--train-vocab", type=int, default=0, help="softmax over the N most frequent response tokens (0 = all)")
+        t.add_argument("--train-vocab", type=int, default=0, help="draft vocabulary: the drafter predicts over the N most frequent response tokens, in training and decoding, and stores them (0 = all)")
         t.add_argument("--save-every", type=int, default=50)
         t.add_argument("--dev-prompts", help="prompt file for periodic α (T=0)")
         t.add_argument("--eval-every", type=int, default=0)
