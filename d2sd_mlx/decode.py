@@ -130,6 +130,7 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
         logits = drafter.draft(target, block, mx.arange(start, start + gamma, dtype=mx.int32), ctx, d_cache, one_row,
                                draft_sel)
         rank_tok, rank_p = ranked_tokens(mx.softmax(logits.astype(mx.float32), axis=-1), n_alt + 1)
+        rank_tok = drafter.target_ids(rank_tok)
         draft, conf = rank_tok[:, 0].tolist(), rank_p[:, 0]
         t_d = time.perf_counter()
 
@@ -220,6 +221,7 @@ def _branches(second, target, v_cache, lag: list | None, anchor: int, rank_tok: 
                   [r * gamma + i + 1 for r, i in enumerate(later)])
         n = max(j for _, j in starts) + 1
         tok, p = ranked_tokens(mx.softmax(out.astype(mx.float32), axis=-1), n)
+        tok = second.target_ids(tok)
         ranked = {i: [(int(t), float(q)) for t, q in zip(tok[r], p[r]) if t != draft[i]] for r, i in enumerate(later)}
     for i, j in starts:
         first[i, j] = (int(rank_tok[0, j]), float(rank_p[0, j])) if i == 0 else ranked[i][j - 1]
@@ -234,9 +236,9 @@ def _branches(second, target, v_cache, lag: list | None, anchor: int, rank_tok: 
             probs = mx.softmax(out.astype(mx.float32), axis=-1)
             tok, c = mx.argmax(probs, axis=-1), mx.max(probs, axis=-1)
             mx.eval(tok, c)
-            fill, conf = tok.tolist(), np.array(c)
+            fill, conf = second.target_ids(np.array(tok)).tolist(), np.array(c)
         else:
-            fill = mx.argmax(out, axis=-1).tolist()
+            fill = second.target_ids(np.array(mx.argmax(out, axis=-1))).tolist()
     fills, k = {}, 0
     for b in starts:
         w = gamma - 2 - b[0] if b in tails else 0

@@ -30,6 +30,9 @@ class RecordingDrafter:
                 out[n, 40 + p] = 3.0
         return mx.array(out)
 
+    def target_ids(self, idx):
+        return idx  # no draft vocabulary: columns are target ids
+
 
 def test_branch_tokens_and_reanchored_tails():
     probs = np.full((GAMMA - 1, V), 1e-4, dtype=np.float32)

@@ -36,6 +36,27 @@ def test_logits_are_the_head_rows_and_minus_inf_elsewhere():
     assert set(np.unique(got.argmax(-1))) <= set(ids.tolist())
 
 
+def test_ranking_the_draft_columns_matches_ranking_the_full_logits():
+    """Decoding ranks `draft_logits` (Vd columns) and maps them with `target_ids`: the same tokens and
+    probabilities as ranking the V-wide `logits`, without building a V-wide row."""
+    from d2sd_mlx.decode import ranked_tokens
+
+    cfg = target_config("llama", vocab=VOCAB, layers=3)
+    target = make_target(cfg, seed=1)
+    ids = np.array([2, 3, 8, 13, 21, 34, 55, 89])
+    d = _with_vocab(make_drafter(cfg), ids)
+    h = mx.random.normal((6, cfg["hidden_size"]), key=mx.random.key(3))
+    small = d.draft_logits(target, h)
+    assert small.shape == (6, len(ids))
+    tok_s, p_s = ranked_tokens(mx.softmax(small, axis=-1), 3)
+    tok_f, p_f = ranked_tokens(mx.softmax(d.logits(target, h), axis=-1), 3)
+    assert d.target_ids(tok_s).tolist() == tok_f.tolist()
+    np.testing.assert_allclose(p_s, p_f, rtol=1e-5)
+    assert set(d.target_ids(tok_s).ravel().tolist()) <= set(ids.tolist())
+    plain = make_drafter(cfg)  # no draft vocabulary: columns are target ids
+    assert plain.draft_logits(target, h).shape == (6, VOCAB) and plain.target_ids(tok_f) is tok_f
+
+
 def test_save_load_keeps_int_vocab_in_bf16(tmp_path):
     cfg = target_config("llama", vocab=VOCAB, layers=3)
     d = _with_vocab(make_drafter(cfg), [1, 2, 50, 60])

@@ -54,8 +54,9 @@ def _ranking(drafter, target, feats, blocks: np.ndarray, anchors: np.ndarray, ga
     [R, γ-1, n], or only at block position at[r] of each row [R, n]."""
     h = _hidden(drafter, target, feats, blocks, anchors, gamma)
     h = h[:, 1:] if at is None else h[mx.arange(len(anchors)), mx.array(at)]
-    p = mx.softmax(drafter.logits(target, h).astype(mx.float32), axis=-1)
+    p = mx.softmax(drafter.draft_logits(target, h).astype(mx.float32), axis=-1)
     tok, val = ranked_tokens(p.reshape(-1, p.shape[-1]), n)
+    tok = drafter.target_ids(tok)
     shape = (len(anchors), n) if at is not None else (len(anchors), gamma - 1, n)
     return tok.reshape(shape), val.reshape(shape)
 
@@ -114,9 +115,9 @@ def draft_answer(target, drafter, seconds: dict, tokens: np.ndarray, loss_mask: 
             for j in range(alts):  # re-anchored at the branch token: the tail is drafted after it
                 kn = known.copy()
                 kn[idx, pref + 1] = b_tok[:, j]
-                fill = np.array(mx.argmax(second.logits(target,
+                fill = second.target_ids(np.array(mx.argmax(second.draft_logits(target,
                     _hidden(second, target, feats, np.where(k <= pref[:, None] + 1, kn, mask_id), anchors[rows],
-                            gamma)[:, 1:]), axis=-1))
+                            gamma)[:, 1:]), axis=-1)))
                 fill[idx, pref] = b_tok[:, j]
                 row = np.where(np.arange(gamma - 1)[None] < pref[:, None], draft[rows], fill)
                 got[rows, pref, j] = _matched(row, truth[rows])
