@@ -291,7 +291,8 @@ class DFlashDrafter(nn.Module):
         block: embedded block tokens [1, N, H] (one or several rows flattened);
         positions: int32 [N]; ctx_feats: new committed tap features [1, S, F] (appended to the
         cache at positions cache.offset ..) or None; visible: packed uint32 [N, W] mask over
-        the N block tokens (all-visible for one row, block-diagonal for several rows).
+        the N block tokens (all-visible for one row, block-diagonal for several rows), made by
+        `metal_kernels.pack_mask` (which checks it; the attention does not re-read it per layer).
         """
         ctx = self.fuse(ctx_feats) if ctx_feats is not None and ctx_feats.shape[1] > 0 else None
         if ctx is not None:
@@ -305,7 +306,8 @@ class DFlashDrafter(nn.Module):
 
             def attend(attn, x, k_ctx=k_ctx, v_ctx=v_ctx):
                 k, v = attn.kv(x, positions)
-                o = tree_attention(attn.q(x, positions), k_ctx, v_ctx, k, v, visible, attn.scale)
+                # `visible` comes from pack_mask (checked there once), not re-read on the host per layer
+                o = tree_attention(attn.q(x, positions), k_ctx, v_ctx, k, v, visible, attn.scale, check=False)
                 return attn.out(o)
 
             h = layer(h, attend)

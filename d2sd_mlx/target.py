@@ -149,7 +149,8 @@ def _tree_block(layer, x, positions, visible, cache):
         k_ctx = v_ctx = None
     else:
         k_ctx, v_ctx = cache.keys[..., : cache.offset, :], cache.values[..., : cache.offset, :]
-    o = tree_attention(q, k_ctx, v_ctx, k, v, visible, attn.scale)
+    # the mask comes from pack_mask, which checked it once for the whole tree: no per-layer host read
+    o = tree_attention(q, k_ctx, v_ctx, k, v, visible, attn.scale, check=False)
     o = attn.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
     h = x + o
     return h + layer.mlp(layer.post_attention_layernorm(h)), (k, v)
