@@ -307,7 +307,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
         "target": _digest(target_id),
         "drafter": _digest([_config_of(drafter), _params_signature(drafter)]) if drafter is not None else None,
         "vp_drafter": _digest([_config_of(vp_drafter), _params_signature(vp_drafter)]) if vp_drafter is not None else None,
-        "dtype": str(target.inner.embed_tokens.weight.dtype),
+        "dtype": str(target.dtype),
         "block_size": gamma,
         "mlx": mx.__version__,
         "device": f"{mx.default_device()} {_device_name()}".strip(),

@@ -214,7 +214,7 @@ class _HeadRows:
     """The target head's rows for a draft vocabulary, computed once per target and dtype (not a parameter)."""
 
     def __init__(self):
-        self.key, self.rows = None, None
+        self.key, self.rows_t = None, None
         self.ids_key, self.ids = None, None
 
 
@@ -248,10 +248,12 @@ class DFlashDrafter(nn.Module):
         if not self.config.draft_vocab_size:
             return target.head(h)
         key = (id(target), h.dtype, id(self.draft_vocab))
-        if self._head.key != key:  # gather (and dequantize, cast) the rows once per target and dtype
-            self._head.key, self._head.rows = key, target.head_rows(self.draft_vocab).astype(h.dtype)
-            mx.eval(self._head.rows)
-        return h @ self._head.rows.T
+        if self._head.key != key:  # gather (and dequantize, cast) the rows once per target and dtype,
+            # stored transposed [H, Vd] so the product is a plain GEMM (see cpu_layout.py)
+            self._head.key = key
+            self._head.rows_t = mx.contiguous(target.head_rows(self.draft_vocab).astype(h.dtype).T)
+            mx.eval(self._head.rows_t)
+        return h @ self._head.rows_t
 
     def target_ids(self, idx: np.ndarray) -> np.ndarray:
         """Columns of `draft_logits` → target token ids (the identity without a draft vocabulary)."""
@@ -408,6 +410,9 @@ def save_drafter(model: DFlashDrafter, path: str | Path, dtype=None) -> None:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     weights = dict(nn.utils.tree_flatten(model.parameters()))
+    if any(k.endswith(".weight_t") for k in weights):
+        raise D2SDError(f"{path}: this drafter is in the CPU inference layout (cpu_layout.py, transposed weights); "
+                        "save a copy loaded with load_drafter instead")
     if dtype is not None:
         weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})

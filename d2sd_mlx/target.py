@@ -17,6 +17,7 @@ from mlx_lm.models.cache import KVCache, make_prompt_cache
 
 from metal_kernels import tree_attention
 
+from . import cpu_layout as layout
 from .errors import D2SDError
 from .rope import rope_at
 
@@ -34,7 +35,9 @@ class Forward:
 
 
 class Target:
-    def __init__(self, model: nn.Module, tokenizer=None, config: dict | None = None):
+    def __init__(self, model: nn.Module, tokenizer=None, config: dict | None = None, cpu_layout: bool = True):
+        """Wrap an mlx-lm model. cpu_layout: on the CPU device, store float32 weights transposed
+        (`cpu_layout.py`: same numbers, faster matmuls); this changes `model`'s modules in place."""
         inner = getattr(model, "model", None)
         if inner is None or not hasattr(inner, "embed_tokens") or not hasattr(inner, "layers"):
             raise D2SDError(f"unsupported target model {type(model).__name__}: needs .model.embed_tokens and .model.layers")
@@ -51,6 +54,21 @@ class Target:
         self.vocab_rows = inner.embed_tokens.weight.shape[0]
         self.model_type = self.config.get("model_type", getattr(getattr(model, "args", None), "model_type", ""))
         self.max_context = int(self.config.get("max_position_embeddings") or 0) or 1 << 30
+        self.dtype = inner.embed_tokens.weight.dtype
+        if cpu_layout and layout.wanted(self.dtype):
+            self._transpose_weights()
+
+    def _transpose_weights(self) -> None:
+        """The CPU layout (cpu_layout.py) for every layer's projections and the output head."""
+        for layer in self.layers:
+            layout.transpose_linears(layer)
+        lm_head = getattr(self.model, "lm_head", None)
+        if lm_head is not None:
+            if type(lm_head) is nn.Linear:
+                self.model.lm_head = layout.LinearT(lm_head)
+        elif type(self.inner.embed_tokens) is nn.Embedding:
+            self.inner.embed_tokens = layout.EmbeddingT(self.inner.embed_tokens)
+        mx.eval(self.model.parameters())
 
     # -- pieces -----------------------------------------------------------------------------
     def embed(self, tokens: mx.array) -> mx.array:
@@ -65,6 +83,8 @@ class Target:
         """Rows `ids` of the output projection [len(ids), H] (tied embedding or lm_head), unquantized."""
         lm = getattr(self.model, "lm_head", None)
         mod = lm if lm is not None else self.inner.embed_tokens
+        if hasattr(mod, "rows"):  # the CPU layout
+            return mod.rows(ids)
         if hasattr(mod, "scales"):
             biases = getattr(mod, "biases", None)
             return mx.dequantize(mod.weight[ids], mod.scales[ids], None if biases is None else biases[ids],

@@ -14,6 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, save_drafter
+from .cpu_layout import checkpoint_weights
 from .target import Target
 
 _TEXT = (
@@ -93,7 +94,7 @@ def tiny_tokenizer(vocab: int):
 
 def save_target(target: Target, path: Path, tokenizer=None) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    weights = dict(nn.utils.tree_flatten(target.model.parameters()))
+    weights = checkpoint_weights(target.model)  # mlx-lm's names and layout, whatever the in-memory one
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     cfg = dict(target.config)
     if tokenizer is not None:
