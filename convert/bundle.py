@@ -19,6 +19,7 @@ import struct
 import sys
 from pathlib import Path
 
+from d2sd_mlx.atomic import write_json
 from d2sd_mlx.config_io import read_json
 from d2sd_mlx.drafter import ROLE_VP, DrafterConfig
 from d2sd_mlx.errors import D2SDError
@@ -99,15 +100,7 @@ def write_bundle(target, drafter, vp_drafter, out, force: bool = False) -> Path:
     f = out / BUNDLE_FILE
     if f.exists() and not force:
         raise D2SDError(f"{f}: already exists (pass --force to overwrite it)")
-    manifest = make_manifest(target, drafter, vp_drafter, out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{BUNDLE_FILE}.tmp-{os.getpid()}"
-    try:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, f)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_json(f, make_manifest(target, drafter, vp_drafter, out))
     return f
 
 

@@ -23,7 +23,7 @@ import mlx.core as mx
 from d2sd_mlx.errors import D2SDError
 
 from . import log
-from .atomic import atomic_dir, sweep_stale
+from d2sd_mlx.atomic import atomic_dir, sweep_stale
 from .gguf import convert_gguf
 
 NAME = "SmolLM2-135M-Instruct"

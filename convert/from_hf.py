@@ -24,7 +24,7 @@ from pathlib import Path
 from d2sd_mlx.errors import D2SDError
 
 from . import log
-from .atomic import atomic_dir, check_free, install_sigterm_handler
+from d2sd_mlx.atomic import atomic_dir, check_free, install_sigterm_handler
 from .drafter import KIND_DFLASH, KIND_TARGET, KIND_VP, detect_kind, drafter_config, write_drafter
 from .hf import copy_tokenizer, read_config, read_safetensors, read_pickle, read_weights, resolve
 from .target import CONVERSION_DTYPES, write_target

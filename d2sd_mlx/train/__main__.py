@@ -110,7 +110,7 @@ def write_bundle(a) -> None:
 
     import mlx.core as mx
 
-    from convert.atomic import atomic_dir
+    from d2sd_mlx.atomic import atomic_dir
     from convert.bundle import check_compat
 
     from ..drafter import save_drafter

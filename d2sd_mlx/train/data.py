@@ -9,13 +9,13 @@ of the tap layers). Shards are written atomically, so an interrupted build resum
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
 
+from ..atomic import atomic_file, write_json
 from ..errors import D2SDError
 from ..prompts import read_prompts  # noqa: F401 (moved to the core: bench and train both read prompt files)
 from .progress import Progress
@@ -86,7 +86,7 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
         for key in ("taps", "hidden_size", "vocab_size", "max_new_tokens", "chunk"):
             if old.get(key) != meta[key]:
                 raise D2SDError(f"{out}: existing dataset has {key}={old.get(key)!r}, this run asks for {meta[key]!r}; use a new folder")
-    meta_file.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(meta_file, meta)
 
     tok = target.tokenizer
     eos = tok.eos_token_id
@@ -113,9 +113,8 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
             "offsets": mx.array(np.cumsum([0] + [len(s) for s in seqs]).astype(np.int32)),
             "feats": mx.array(np.concatenate(feats)),
         }
-        tmp = shard.with_suffix(".tmp.safetensors")
-        mx.save_safetensors(str(tmp), arrays)
-        os.replace(tmp, shard)
+        with atomic_file(shard) as tmp:
+            mx.save_safetensors(str(tmp), arrays)
         bar.update(1, force=True, tokens=int(arrays["tokens"].shape[0]))
     bar.close()
     return out

@@ -14,6 +14,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
+from ..atomic import atomic_dir, atomic_file, write_json
 from ..drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, load_drafter, save_drafter
 from ..errors import D2SDError
 from .blocks import block_mask, make_blocks
@@ -255,17 +256,8 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
 
 def checkpoint(drafter, opt, out: Path, step: int, cfg: TrainConfig) -> None:
     """Write latest/ (drafter folder), the optimizer state and train_state.json, atomically enough to resume."""
-    tmp = out / "latest.tmp"
-    save_drafter(drafter, tmp)
-    mx.save_safetensors(str(out / "optimizer.tmp.safetensors"), dict(tree_flatten(opt.state)))
-    latest = out / "latest"
-    if latest.exists():
-        old = out / "latest.old"
-        if old.exists():
-            import shutil
-
-            shutil.rmtree(old)
-        latest.rename(old)
-    tmp.rename(latest)
-    (out / "optimizer.tmp.safetensors").replace(out / "optimizer.safetensors")
-    (out / "train_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg)}, indent=2) + "\n")
+    with atomic_dir(out / "latest", force=True) as tmp:
+        save_drafter(drafter, tmp)
+    with atomic_file(out / "optimizer.safetensors") as tmp:
+        mx.save_safetensors(str(tmp), dict(tree_flatten(opt.state)))
+    write_json(out / "train_state.json", {"step": step, "config": asdict(cfg)})
