@@ -14,6 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, save_drafter
+from .manifest import write_manifest
 from .target import Target
 
 _TEXT = (
@@ -112,7 +113,7 @@ def write_tiny_bundle(out: Path, kind: str = "llama", seed: int = 0, block_size:
     mask = tok.convert_tokens_to_ids("<|mask|>")
     save_drafter(make_drafter(cfg, block_size=block_size, seed=seed + 1, mask_token_id=mask), out / "dflash")
     save_drafter(make_drafter(cfg, block_size=block_size, role=ROLE_VP, seed=seed + 2, mask_token_id=mask), out / "vp")
-    (out / "bundle.json").write_text(json.dumps({"target": "target", "drafter": "dflash", "vp_drafter": "vp"}, indent=2) + "\n")
+    write_manifest(out, out / "target", out / "dflash", out / "vp", force=True)
     return out
 
 

@@ -32,9 +32,9 @@ def main(argv=None) -> None:
     ap.add_argument("--ref-tokens", type=int, default=48, help="tokens per reference continuation")
     args = ap.parse_args(argv)
 
-    from convert.default_model import ensure_default_target, gguf_path
-    from convert.gguf import gguf_config, load, map_names
+    from d2sd_mlx.default_target import ensure_default_target, gguf_path
     from d2sd_mlx.errors import D2SDError
+    from d2sd_mlx.gguf import gguf_config, load, map_names
     from d2sd_mlx.loading import load_target
     from d2sd_mlx.prompts import read_prompts
     from d2sd_mlx.train.data import chat_ids

@@ -25,14 +25,15 @@ def module_name(root: Path, file: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(root: Path, file: Path) -> set[str]:
-    """Absolute names of everything `file` imports (relative imports resolved)."""
+def imports_of(root: Path, file: Path) -> list[tuple[str, list[str]]]:
+    """What `file` imports, relative imports resolved: (module, [module.name for each name]) per
+    statement; `import a.b` gives ("a.b", [])."""
     mod = module_name(root, file)
     package = mod if file.name == "__init__.py" else mod.rpartition(".")[0]
-    names = set()
+    out = []
     for node in ast.walk(ast.parse(file.read_text(), str(file))):
         if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
+            out += [(a.name, []) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -40,9 +41,18 @@ def imports_of(root: Path, file: Path) -> set[str]:
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module
-            names.add(prefix)
-            names.update(f"{prefix}.{a.name}" for a in node.names)  # `from pkg import module`
-    return names
+            out.append((prefix, [f"{prefix}.{a.name}" for a in node.names]))
+    return out
+
+
+def _targets(prefix: str, names: list[str], modules: set[str]) -> set[str]:
+    """The modules one import statement depends on: `from pkg import mod` is pkg.mod, `from pkg.mod
+    import name` is pkg.mod."""
+    subs = {m for m in (_longest_module(n, modules) for n in names) if m and m != _longest_module(prefix, modules)}
+    if subs and len(subs) == len(names):
+        return subs
+    top = _longest_module(prefix, modules)
+    return subs | ({top} if top else set())
 
 
 def graph(root: Path, package: str) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
@@ -50,15 +60,14 @@ def graph(root: Path, package: str) -> tuple[dict[str, set[str]], set[tuple[str,
     own `train` tool from outside it)."""
     files = sorted((root / package).rglob("*.py"))
     modules = {module_name(root, f) for f in files}
-    project = {module_name(root, f) for d in PROJECT_FOLDERS if (root / d).is_dir() for f in (root / d).rglob("*.py")}
+    project = modules | {module_name(root, f) for d in PROJECT_FOLDERS if (root / d).is_dir() for f in (root / d).rglob("*.py")}
     inside: dict[str, set[str]] = {m: set() for m in modules}
     outside: set[tuple[str, str]] = set()
     train = f"{package}.train"
     for f in files:
         src = module_name(root, f)
-        for name in imports_of(root, f):
-            target = _longest_module(name, project)
-            if target is None or target == src:
+        for target in {t for prefix, names in imports_of(root, f) for t in _targets(prefix, names, project)}:
+            if target == src:
                 continue
             if target in modules:
                 inside[src].add(target)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import mlx.core as mx
 
-from d2sd_mlx.errors import D2SDError
+from .errors import D2SDError
 
 from . import log
-from d2sd_mlx.atomic import atomic_dir, sweep_stale
+from .atomic import atomic_dir, sweep_stale
 from .gguf import convert_gguf
 
 NAME = "SmolLM2-135M-Instruct"
@@ -137,7 +137,7 @@ def _file_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-if __name__ == "__main__":  # python -m convert.default_model [CACHE_DIR]
+if __name__ == "__main__":  # python -m d2sd_mlx.default_target [CACHE_DIR]
     import sys
 
     try:
