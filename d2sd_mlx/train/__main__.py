@@ -46,11 +46,12 @@ def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, 
     """A function drafter → mean α over a few dev prompts (T=0)."""
     from ..api import stream_generate
     from ..loading import Bundle
-    from .data import chat_ids, read_prompts
+    from ..chat_template import prompt_ids
+    from ..prompts import as_prompt, read_prompts
 
     rows = read_prompts(prompts_file)
     step = max(1, len(rows) // n_prompts)
-    prompts = [chat_ids(target.tokenizer, r["prompt"], r.get("history")) for r in rows[::step][:n_prompts]]
+    prompts = [prompt_ids(target.tokenizer, as_prompt(r)) for r in rows[::step][:n_prompts]]
 
     def evaluate(drafter) -> float:
         bundle = Bundle(target, dflash or drafter, drafter if dflash is not None else None)
@@ -202,7 +203,8 @@ def main(argv=None) -> int:
             write_bundle(a)
             return 0
         if a.cmd == "data":
-            from .data import build_dataset, read_prompts
+            from ..prompts import read_prompts
+            from .data import build_dataset
 
             read_prompts(a.prompts)  # fail before loading anything
             path = _target_path(a.model)

@@ -17,22 +17,9 @@ import numpy as np
 
 from ..atomic import atomic_file, write_json
 from ..errors import D2SDError
-from ..prompts import read_prompts  # noqa: F401 (moved to the core: bench and train both read prompt files)
+from ..chat_template import prompt_ids
+from ..prompts import as_prompt, read_prompts
 from .progress import Progress
-
-
-def chat_ids(tokenizer, prompt: str, history: list[dict] | None = None) -> list[int]:
-    """Token ids of `history` (earlier {"role", "content"} turns, if any) + the user `prompt`, ready for the reply.
-
-    Without a chat template the turns are joined as plain text ("User: …", "Assistant: …").
-    """
-    messages = list(history or []) + [{"role": "user", "content": prompt}]
-    if getattr(tokenizer, "chat_template", None):
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-    if not history:
-        return list(tokenizer.encode(prompt))
-    text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) + "\n\nAssistant:"
-    return list(tokenizer.encode(text))
 
 
 def tap_features(target, seqs: list[list[int]], taps: list[int], batch: int = 8) -> list[np.ndarray]:
@@ -98,7 +85,7 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
         if shard.exists():
             continue
         rows = prompts[c * chunk : (c + 1) * chunk]
-        ids = [chat_ids(tok, r["prompt"], r.get("history")) for r in rows]
+        ids = [prompt_ids(tok, as_prompt(r)) for r in rows]
         res = batch_generate(target.model, tok, ids, max_tokens=max_new_tokens, return_token_ids=True,
                              completion_batch_size=batch_size)
         seqs, masks = [], []
