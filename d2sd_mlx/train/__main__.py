@@ -86,7 +86,8 @@ def replay_alpha(target, data: str, n: int, dflash: str | None):
 
 def replay_main(a, meta, seqs, target) -> int:
     """`replay`: a Markdown table of offline T=0 α per mode and K."""
-    from .progress import Progress
+    from tqdm import tqdm
+
     from .replay import alpha_table
 
     try:
@@ -101,7 +102,7 @@ def replay_main(a, meta, seqs, target) -> int:
     if meta.get("taps") != dflash.config.target_layer_ids:
         raise D2SDError(f"{a.data}: stored taps {meta.get('taps')} differ from the drafter's {dflash.config.target_layer_ids}")
     seqs = seqs[: a.limit]
-    bar = Progress(len(seqs), "replay")
+    bar = tqdm(total=len(seqs), desc="replay", unit="answer")
     table = alpha_table(target, dflash, vp, seqs, dflash.config.block_size, ks, a.max_tokens, progress=bar)
     bar.close()
     base = table["dflash"]

@@ -14,34 +14,21 @@ from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
+from tqdm import tqdm
 
 from ..atomic import atomic_file, write_json
-from ..errors import D2SDError
 from ..chat_template import prompt_ids
+from ..errors import D2SDError
 from ..prompts import as_prompt, read_prompts
-from .progress import Progress
 
 
-def tap_features(target, seqs: list[list[int]], taps: list[int], batch: int = 8) -> list[np.ndarray]:
-    """Outputs of the tap layers for every position of every sequence (fp16), batched by length."""
-    out: list[np.ndarray | None] = [None] * len(seqs)
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    tapset = {t: i for i, t in enumerate(taps)}
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        T = max(len(seqs[i]) for i in idx)
-        x = mx.array([seqs[i] + [0] * (T - len(seqs[i])) for i in idx], dtype=mx.int32)
-        h = target.embed(x)
-        got = [None] * len(taps)
-        for li, layer in enumerate(target.layers[: max(taps) + 1]):
-            h = layer(h, "causal", cache=None)
-            if li in tapset:
-                got[tapset[li]] = h
-        f = mx.concatenate(got, axis=-1).astype(mx.float16)
-        mx.eval(f)
-        f = np.array(f)
-        for j, i in enumerate(idx):
-            out[i] = f[j, : len(seqs[i])]
+def tap_features(target, seqs: list[list[int]], taps: list[int]) -> list[np.ndarray]:
+    """Outputs of the tap layers at every position of every sequence (fp16): `Target.forward` over the
+    whole sequence from an empty cache, the same pass that feeds the drafters when decoding."""
+    out = []
+    for seq in seqs:
+        f = target.forward(mx.array(seq, dtype=mx.int32), target.make_cache(), taps=taps).feats.astype(mx.float16)
+        out.append(np.array(f))
     return out
 
 
@@ -79,7 +66,7 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
     eos = tok.eos_token_id
     n_chunks = (len(prompts) + chunk - 1) // chunk
     done = sum((out / f"shard-{c:05d}.safetensors").exists() for c in range(n_chunks))
-    bar = Progress(n_chunks, "data", done=done)
+    bar = tqdm(total=n_chunks, initial=done, desc="data", unit="shard")
     for c in (reversed(range(n_chunks)) if reverse else range(n_chunks)):
         shard = out / f"shard-{c:05d}.safetensors"
         if shard.exists():
@@ -102,7 +89,8 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
         }
         with atomic_file(shard) as tmp:
             mx.save_safetensors(str(tmp), arrays)
-        bar.update(1, force=True, tokens=int(arrays["tokens"].shape[0]))
+        bar.set_postfix(tokens=int(arrays["tokens"].shape[0]), refresh=False)
+        bar.update(1)
     bar.close()
     return out
 
