@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conv_helpers import max_diff, needs_gguf, needs_smollm2
 
-from convert.make_tiny import CHAT_TEMPLATE, target_config, target_weights, tiny_tokenizer
+from convert.make_tiny import target_config, target_weights
+from d2sd_mlx.tiny import CHAT_TEMPLATE, tiny_tokenizer
 
 
 def _reference_logits(cfg, ref_weights, ids):
@@ -24,7 +25,7 @@ def _reference_logits(cfg, ref_weights, ids):
 @pytest.fixture(scope="module")
 def tiny_tok(tmp_path_factory):
     d = tmp_path_factory.mktemp("tok")
-    tiny_tokenizer(320).save_pretrained(str(d))
+    tiny_tokenizer(320, chat=True).save_pretrained(str(d))
     from gguf_writer_helpers import tokenizer_meta
 
     meta = tokenizer_meta(d / "tokenizer.json")
