@@ -11,12 +11,13 @@ import pytest
 from d2sd_mlx.chat_template import prompt_ids
 from d2sd_mlx.prompts import as_prompt, read_prompts
 
-DATA = Path(__file__).resolve().parents[1] / "d2sd_mlx" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "d2sd_mlx" / "data"
 
 
 @pytest.fixture(scope="module")
 def mp():
-    spec = importlib.util.spec_from_file_location("make_prompts", DATA / "make_prompts.py")
+    spec = importlib.util.spec_from_file_location("make_prompts", ROOT / "scripts" / "make_prompts.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
