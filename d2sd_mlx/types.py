@@ -18,7 +18,9 @@ class CycleStats:
     """What one draft/verify cycle did."""
 
     accepted: int  # tokens committed this cycle, bonus included (1 .. block size)
-    winner: str  # "dflash", "vp{i}" (VP branch anchored after i draft tokens) or "none"
+    # "dflash" (the DFlash row), a branch anchored after i draft tokens named by the drafter that drafted
+    # it: "vp{i}" (d2sd) or "dflash{i}" (dflash2), "/{j}" for the j-th alternative there; or "none"
+    winner: str
     nodes: int  # tree nodes verified (1 for a plain one-token step)
     branches: int  # VP branches drafted (K)
     draft_s: float
