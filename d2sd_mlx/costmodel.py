@@ -34,6 +34,7 @@ from metal_kernels import pack_mask
 
 from . import blas
 from .atomic import write_json
+from .paths import cache_home
 from .tree import build_tree
 
 SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
@@ -317,11 +318,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
 
 
 def cache_dir() -> Path:
-    home = os.environ.get("D2SD_HOME")
-    if home:
-        return Path(home) / "calibration"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "d2sd-mlx" / "calibration"
+    return cache_home("calibration")
 
 
 def cache_path(key: dict, model_type: str = "") -> Path:

@@ -10,6 +10,7 @@ SOURCE_DFLASH = "dflash"  # drafted by the DFlash drafter (its row, its alternat
 SOURCE_VP = "vp"  # drafted by the VP drafter (d2sd's branch tokens at i >= 1 and tails) and accepted
 
 MODES = ("ar", "dflash", "dflash2", "d2sd")
+SPEC_MODES = MODES[1:]  # the speculative ones (ar is the target alone)
 BUDGETS = ("auto", "fixed")  # how the speculative modes pick their tree: budget.py, or the paper's fixed tree
 
 
