@@ -45,7 +45,7 @@ MT-Bench, Alpaca, LiveCodeBench, AIME, ...) was used, copied or paraphrased.
 Standard library only and fully deterministic: running it again produces
 byte-identical files.
 
-    python d2sd_mlx/data/make_prompts.py
+    python scripts/make_prompts.py
 """
 
 from __future__ import annotations
