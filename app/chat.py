@@ -102,7 +102,7 @@ def release_mlx() -> None:
 def hard_exit(code: int = 0) -> None:
     """Leave now, without interpreter finalization: remove the temporary folders of conversions the
     engine thread is still writing (e.g. the first-use conversion of the default model), flush, exit."""
-    atomic = sys.modules.get("convert.atomic")
+    atomic = sys.modules.get("d2sd_mlx.atomic")
     if atomic is not None:
         atomic.remove_active()
     sys.stdout.flush()

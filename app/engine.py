@@ -158,16 +158,9 @@ class RealEngine:
         return align_pieces(out, response.text)
 
     def _encode(self, messages) -> list[int]:
-        tok = self.bundle.target.tokenizer
-        if not getattr(tok, "chat_template", None):  # a base model: a plain transcript
-            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant:"
-            return list(tok.encode(text))
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True)
-        if isinstance(ids, str):
-            return list(tok.encode(ids, add_special_tokens=False))
-        if hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        return list(ids)
+        from d2sd_mlx.chat_template import messages_ids
+
+        return messages_ids(self.bundle.target.tokenizer, messages)
 
     def _fit(self, messages, max_tokens: int) -> tuple[list[int], int]:
         """Drop the oldest turns (never the system prompt or the question) until the prompt fits."""

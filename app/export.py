@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from d2sd_mlx.atomic import write_text
+
 from .store import Chat, StoredMessage
 
 FORMATS = ("md", "json")
@@ -42,8 +44,7 @@ def write(chat: Chat, messages: list[StoredMessage], fmt: str, path: Path) -> Pa
     path = path.expanduser()
     if path.is_dir():
         path = path / default_name(chat, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)  # never a half-written export over an older one
     return path
 
 

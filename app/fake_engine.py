@@ -1,7 +1,8 @@
 """A scripted engine with known token sources and timings, for tests and `--fake` demos.
 
 Replies are split into word tokens; each cycle commits a scripted number of them, the drafted
-ones tagged "dflash" or "vp" and the last one "target" (the bonus token), like the real loop.
+ones tagged "dflash" or "vp" and the last one "target" (the bonus token), like the real loop; a
+scripted branch winner "vp{i}" is "dflash{i}" in dflash2 mode and the DFlash row in dflash mode.
 Markers in the user's message pick special scripts: [long], [slow], [utf8], [error].
 """
 
@@ -147,7 +148,7 @@ class FakeEngine:
                     n, winner = 1, "none"
                 else:
                     n = 1 if slow and i % 5 else min(self.alphas[i % len(self.alphas)], block)
-                    winner = "none" if n == 1 else self.winners[i % len(self.winners)]
+                    winner = "none" if n == 1 else _in_mode(self.winners[i % len(self.winners)], mode)
                 n = min(n, limit - pos)
                 seg = tokens[pos : pos + n]
                 ids = [self._id(t) for t in seg]
@@ -177,11 +178,19 @@ class FakeEngine:
         return len(self.vocab) - 1
 
 
+def _in_mode(winner: str, mode: str) -> str:
+    """A scripted winner as `mode` names it: dflash has no branches, dflash2's are DFlash's."""
+    if not winner.startswith("vp") or mode == "d2sd":
+        return winner
+    return "dflash" if mode == "dflash" else "dflash" + winner[2:]
+
+
 def _sources(n: int, winner: str) -> list[str]:
     if n == 1:
         return [SOURCE_TARGET]
     drafted = n - 1
-    if winner.startswith("vp"):
-        shared = min(int(winner[2:] or 0), drafted)
+    if winner.startswith("vp"):  # the i kept draft tokens, and at i = 0 DFlash's alternative, are DFlash's
+        i = int(winner[2:].partition("/")[0] or 0)
+        shared = min(max(i, 1), drafted)
         return [SOURCE_DFLASH] * shared + [SOURCE_VP] * (drafted - shared) + [SOURCE_TARGET]
     return [SOURCE_DFLASH] * drafted + [SOURCE_TARGET]

@@ -8,6 +8,7 @@ speedup η = α·L_target / (T_draft + T_verify), with L_target the plain-decodi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .engine import EngineInfo
@@ -57,29 +58,35 @@ def acceptance_rate(stats, block_size: int | None) -> float | None:
     return drafted / (stats.cycles * (block_size - 1))
 
 
-def _branch(winner: str) -> tuple[int, int]:
-    """A branch row's name → (draft tokens kept, alternative rank): "vp3" → (3, 1), "vp0/2" → (0, 2)."""
-    i, _, j = winner[2:].partition("/")
-    return int(i or 0), int(j or 1)
+DRAFTERS = {"vp": "VP", "dflash": "DFlash"}
+
+
+def _branch(winner: str) -> tuple[str, int, int] | None:
+    """A branch row's name → (drafter, draft tokens kept, alternative rank): "vp3" → ("vp", 3, 1),
+    "dflash0/2" → ("dflash", 0, 2) (dflash2's branches are DFlash's); None for the DFlash row and "none"."""
+    m = re.fullmatch(r"(vp|dflash)(\d+)(?:/(\d+))?", winner)
+    return (m[1], int(m[2]), int(m[3] or 1)) if m else None
 
 
 def winner_label(winner: str) -> str:
     if winner == "dflash":
         return "DFlash row"
-    if winner.startswith("vp"):
-        i, j = _branch(winner)
-        return f"VP branch {i}" if j == 1 else f"VP branch {i} (alt {j})"
+    b = _branch(winner)
+    if b is not None:
+        drafter, i, j = b
+        return f"{DRAFTERS[drafter]} branch {i}" + ("" if j == 1 else f" (alt {j})")
     return "bonus only"
 
 
 def winner_shares(stats) -> list[tuple[str, float]]:
-    """(label, share) per candidate that won a cycle, DFlash row first, then VP branches."""
+    """(label, share) per candidate that won a cycle, DFlash row first, then the branches."""
     total = sum(stats.winners.values()) if stats else 0
     if not total:
         return []
 
     def order(w: str):
-        return (0, 0, 0) if w == "dflash" else (1, *_branch(w)) if w.startswith("vp") else (2, 0, 0)
+        b = _branch(w)
+        return (0, 0, 0) if w == "dflash" else (1, b[1], b[2]) if b else (2, 0, 0)
 
     return [(winner_label(w), n / total) for w, n in sorted(stats.winners.items(), key=lambda kv: order(kv[0]))]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-MODES = ("ar", "dflash", "dflash2", "d2sd")
-SPEC_MODES = ("dflash", "dflash2", "d2sd")
+from d2sd_mlx.types import MODES, SPEC_MODES  # noqa: F401 (the app's modes are the decoder's)
 
 
 class ParamError(ValueError):

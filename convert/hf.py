@@ -17,7 +17,7 @@ import mlx.core as mx
 from d2sd_mlx.config_io import read_json
 from d2sd_mlx.errors import D2SDError
 
-from . import log
+from d2sd_mlx import log
 
 # What a repo download fetches (mlx_lm's patterns + PyTorch pickles as a fallback).
 CONFIG_PATTERNS = ["*.json", "*.py", "tokenizer.model", "*.tiktoken", "tiktoken.model", "*.txt", "*.jsonl", "*.jinja"]

@@ -12,6 +12,8 @@ writes
   dflash_config) with --drafter-layout specforge;
 - OUT/hf-vp:      the same for a VP drafter (`training_mode: "vp_drafter"`).
 `--format bin` writes PyTorch pickles (needs torch).
+Configs and the tokenizer are `d2sd_mlx.tiny`'s; the weights are drawn here in numpy, with norm
+weights away from 1 so that a converter that drops or misplaces one is caught.
 """
 
 from __future__ import annotations
@@ -22,33 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-_TEXT = (
-    "The quick brown fox jumps over the lazy dog. What is the capital of France? Paris is the capital "
-    "of France. def add(a, b): return a + b. 1 + 2 = 3. Speculative decoding drafts and verifies tokens. "
-)
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+from d2sd_mlx import tiny
 
 
 def target_config(kind: str = "llama", vocab: int = 320, hidden: int = 64, layers: int = 4, heads: int = 4,
                   kv_heads: int = 2, tie: bool | None = None) -> dict:
+    """`d2sd_mlx.tiny.target_config` as a Hugging Face config.json (architectures, torch_dtype, token ids)."""
     cfg = {
         "architectures": ["LlamaForCausalLM" if kind == "llama" else "Qwen3ForCausalLM"],
-        "model_type": kind,
-        "hidden_size": hidden,
-        "num_hidden_layers": layers,
-        "intermediate_size": 2 * hidden,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "head_dim": hidden // heads,
+        **tiny.target_config(kind, vocab=vocab, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads, tie=bool(tie)),
         "rms_norm_eps": 1e-6,
-        "vocab_size": vocab,
         "max_position_embeddings": 2048,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": bool(tie),
         "attention_bias": False,
         "torch_dtype": "float32",
         "bos_token_id": 1,
@@ -145,25 +131,6 @@ def drafter_weights(cfg: dict, seed: int = 1, layout: str = "zlab", embed_rows: 
     return w
 
 
-def tiny_tokenizer(vocab: int):
-    """Byte-level BPE with exactly `vocab` ids; specials <|endoftext|>=0, <|im_start|>=1, <|im_end|>=2, <|mask|>=vocab-1."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab - 1, special_tokens=SPECIALS[:3],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator([_TEXT] * 4, trainer)
-    tok.add_special_tokens([SPECIALS[3]])
-    if tok.get_vocab_size() != vocab:
-        raise RuntimeError(f"tiny tokenizer has {tok.get_vocab_size()} ids, wanted {vocab}")
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   unk_token="<|endoftext|>", pad_token="<|endoftext|>", mask_token="<|mask|>",
-                                   chat_template=CHAT_TEMPLATE)
-
-
 def save_weights(weights: dict, folder: Path, fmt: str = "safetensors", shards: int = 2) -> None:
     """safetensors | sharded (safetensors + model.safetensors.index.json) | bin (pytorch_model.bin)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,7 +162,7 @@ def save_weights(weights: dict, folder: Path, fmt: str = "safetensors", shards: 
 def write_tiny(out: Path, kind: str = "llama", fmt: str = "safetensors", drafter_layout: str = "zlab",
                seed: int = 0, block_size: int = 8, vocab: int = 320) -> dict:
     out = Path(out)
-    tok = tiny_tokenizer(vocab)
+    tok = tiny.tiny_tokenizer(vocab, chat=True)
     tcfg = target_config(kind, vocab=vocab)
     tdir = out / "hf-target"
     save_weights(target_weights(tcfg, seed), tdir, fmt)

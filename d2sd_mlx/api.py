@@ -11,6 +11,7 @@ from typing import Iterator
 import mlx.core as mx
 
 from . import budget as budgeted
+from .chat_template import prompt_ids
 from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
@@ -76,31 +77,17 @@ def encode_prompt(bundle: Bundle, prompt, *, system: str | None = None, raw: boo
       template with the assistant's turn opened, like `mlx_lm.generate`'s command line does;
       `system` adds a system message. raw=True (or a tokenizer without a template) encodes the
       text as is, for base models and hand-built prompts;
-    - a list of {"role", "content"} dicts is a conversation, always templated;
+    - a list of {"role", "content"} dicts is a conversation: templated, or a plain transcript
+      for a model without a template;
     - a list / mx.array of ints are token ids, used as they are.
+    (`chat_template.prompt_ids` does the encoding.)
     """
     if isinstance(prompt, mx.array):
         return [int(t) for t in prompt.reshape(-1).tolist()]
     if isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[0], dict)):
-        tok = bundle.tokenizer
-        if tok is None:
+        if bundle.tokenizer is None:
             raise D2SDError("this target has no tokenizer: pass the prompt as token ids")
-        if isinstance(prompt, str):
-            if raw or not getattr(tok, "chat_template", None):
-                return list(tok.encode(prompt))
-            messages = [{"role": "user", "content": prompt}]
-        else:
-            messages = list(prompt)
-            if not getattr(tok, "chat_template", None):
-                raise D2SDError("this tokenizer has no chat template: pass the prompt as text or token ids")
-        if system:
-            messages = [{"role": "system", "content": system}] + messages
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True)
-        if isinstance(ids, str):
-            return list(tok.encode(ids, add_special_tokens=False))
-        if hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        return [int(t) for t in ids]
+        return prompt_ids(bundle.tokenizer, prompt, system=system, raw=raw)
     return [int(t) for t in prompt]
 
 

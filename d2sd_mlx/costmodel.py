@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ import numpy as np
 from metal_kernels import pack_mask
 
 from . import blas
+from .atomic import write_json
+from .paths import cache_home
 from .tree import build_tree
 
 SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
@@ -317,11 +318,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
 
 
 def cache_dir() -> Path:
-    home = os.environ.get("D2SD_HOME")
-    if home:
-        return Path(home) / "calibration"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "d2sd-mlx" / "calibration"
+    return cache_home("calibration")
 
 
 def cache_path(key: dict, model_type: str = "") -> Path:
@@ -365,21 +362,11 @@ def _check_calibration(cal: dict, gamma: int) -> None:
 
 
 def _write(path: Path, key: dict, cal: dict) -> None:
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "calibration": cal, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-        tmp = None
+        write_json(path, {"key": key, "calibration": cal, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     except OSError as e:
         warnings.warn(f"cannot write the calibration cache {path} ({e}); it stays in memory only", RuntimeWarning,
                       stacklevel=3)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 @dataclass

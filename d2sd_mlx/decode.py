@@ -144,7 +144,7 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
             for i, j in sorted(starts, key=lambda b: (-r[b[0]], b[1])):
                 toks, bconf = fills[i, j]
                 cands.rows.append([anchor] + draft[:i] + toks)
-                cands.names.append(f"vp{i}" if j == 1 else f"vp{i}/{j}")
+                cands.names.append(f"{by_second}{i}" if j == 1 else f"{by_second}{i}/{j}")  # named by its drafter
                 # the branch token at i = 0 is DFlash's own alternative; the rest comes from the second drafter
                 cands.sources.append([SOURCE_DFLASH] * i + [SOURCE_DFLASH if i == 0 else by_second]
                                      + [by_second] * (len(toks) - 1))

@@ -12,7 +12,7 @@ from . import cpu_layout as layout
 from .config_io import read_json
 from .drafter import DFlashDrafter, load_drafter
 from .errors import D2SDError
-from .manifest import check_compat
+from .manifest import check_compat, read_manifest
 from .target import SUPPORTED, Target
 
 BUNDLES = Path(__file__).parent / "bundles"
@@ -93,15 +93,15 @@ def load(model: str | Path | None = None, drafter: str | Path | None = None,
     """
     manifest = None
     if model is None:
-        manifest = _read_manifest(DEFAULT_BUNDLE) or {"target": "default"}
+        manifest = read_manifest(DEFAULT_BUNDLE) or {"target": "default"}
         name = "SmolLM2-135M-Instruct (default)"
     elif (Path(model) / "bundle.json").is_file():
-        manifest = _read_manifest(Path(model))
+        manifest = read_manifest(Path(model))
         name = Path(model).name
     if manifest is None:
         target_path, name = model, Path(model).name
     elif manifest.get("target") in (None, "default"):  # the embedded SmolLM2 target
-        from convert.default_model import ensure_default_target
+        from .default_target import ensure_default_target
 
         target_path = ensure_default_target()
     else:
@@ -119,16 +119,3 @@ def load(model: str | Path | None = None, drafter: str | Path | None = None,
         )
     return Bundle(target, d, v, name, str(drafter) if drafter else None, str(vp_drafter) if vp_drafter else None)
 
-
-def _read_manifest(folder: Path) -> dict:
-    """bundle.json: paths relative to the bundle folder, resolved here."""
-    f = folder / "bundle.json"
-    if not f.is_file():
-        return {}
-    m = read_json(f, "bundle manifest")
-    for key in ("target", "drafter", "vp_drafter"):
-        if m.get(key) is not None and not isinstance(m[key], str):
-            raise D2SDError(f"{f}: {key!r} must be a folder path (a string), found {type(m[key]).__name__}")
-        if m.get(key) and m[key] != "default":
-            m[key] = str((folder / m[key]).resolve())
-    return m

@@ -1,15 +1,34 @@
-"""The bundle manifest's shared rules, owned by the core: what `bundle.json` is called, and whether a
-drafter fits a target (`check_compat`). `d2sd_mlx.loading` reads bundles with them; the writers
-(`convert.bundle`, `python -m d2sd_mlx.train bundle`) record the same compatibility fields.
+"""The bundle manifest, `bundle.json`: a target and the drafters that fit it. One writer, one reader.
+
+    {"version": 1, "target": "<path relative to the bundle folder>" | "default",
+     "drafter": "...", "vp_drafter": "..." | null,
+     "compat": {"hidden_size": ..., "vocab_size": ..., "embedding_rows": ..., "target_layers": ...,
+                "drafter": {...}, "vp_drafter": {...}},
+     ...extra fields (e.g. "recipe")}
+
+`write_manifest` checks (with `check_compat`) that each drafter fits the target before writing;
+`read_manifest` resolves the paths against the bundle folder (`d2sd_mlx.loading` uses it).
+`python -m convert.bundle` and `python -m d2sd_mlx.train bundle` write through it.
 """
 
 from __future__ import annotations
 
-from .drafter import DrafterConfig
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+
+from .atomic import write_json
+from .config_io import read_json
+from .drafter import ROLE_VP, DrafterConfig
 from .errors import D2SDError
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_VERSION = 1
+DEFAULT_TARGET = "default"  # the embedded SmolLM2 target (d2sd_mlx.default_target)
+PATH_KEYS = ("target", "drafter", "vp_drafter")
+DRAFTER_FIELDS = ("target_layer_ids", "num_target_layers", "mask_token_id", "block_size", "role", "draft_vocab_size")
 
 
 def _text_config(target_config: dict) -> dict:
@@ -72,3 +91,101 @@ def check_compat(target_config: dict, drafter_config: DrafterConfig, what: str =
         "role": d.role,
         "draft_vocab_size": d.draft_vocab_size,
     }
+
+
+def _safetensors_shapes(folder: Path) -> dict:
+    """name -> shape from safetensors headers only (no tensor data read)."""
+    shapes = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        try:
+            with open(f, "rb") as fh:
+                (n,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(n))
+        except (OSError, struct.error, ValueError) as e:
+            raise D2SDError(f"{f}: cannot read safetensors header ({e})") from e
+        shapes.update({k: v.get("shape") for k, v in header.items() if k != "__metadata__"})
+    return shapes
+
+
+def target_config_of(folder: str | Path) -> dict:
+    """config.json of an MLX target folder, with `embedding_rows` from the weights when found."""
+    folder = Path(folder)
+    f = folder / "config.json"
+    if not f.is_file():
+        raise D2SDError(f"{folder}: not a model folder (no config.json)")
+    cfg = read_json(f, "model config")
+    emb = _safetensors_shapes(folder).get("model.embed_tokens.weight")
+    if emb:
+        cfg["embedding_rows"] = emb[0]
+    return cfg
+
+
+def drafter_config_of(folder: str | Path) -> DrafterConfig:
+    folder = Path(folder)
+    f = folder / "config.json"
+    if not f.is_file():
+        raise D2SDError(f"{folder}: not a drafter folder (no config.json)")
+    return DrafterConfig.from_dict(read_json(f, "drafter config"), source=str(f))
+
+
+def make_manifest(target: str | Path, drafter: str | Path | None, vp_drafter: str | Path | None,
+                  out: str | Path, *, default_target: bool = False, extra: dict | None = None) -> dict:
+    """The bundle.json content (paths relative to `out`), after checking that the drafters fit.
+
+    default_target: `target` is the embedded default's folder, recorded as "default".
+    """
+    out = Path(out)
+    tcfg = target_config_of(target)
+    compat = target_fields(tcfg)
+    taps = None
+    for key, path, what in (("drafter", drafter, "drafter"), ("vp_drafter", vp_drafter, "VP drafter")):
+        if path is None:
+            continue
+        dcfg = drafter_config_of(path)
+        rec = check_compat(tcfg, dcfg, what=f"{what} {path}")
+        if taps is not None and rec["target_layer_ids"] != taps:
+            raise D2SDError(
+                f"VP drafter {path}: target_layer_ids {rec['target_layer_ids']} differ from the DFlash drafter's {taps}"
+            )
+        taps = rec["target_layer_ids"]
+        if key == "drafter" and dcfg.role == ROLE_VP:
+            print(f"[NOTE] {path} is a VP drafter (training_mode=vp_drafter) used as the DFlash drafter", file=sys.stderr)
+        compat[key] = {k: rec[k] for k in DRAFTER_FIELDS}
+    return {
+        "version": BUNDLE_VERSION,
+        "target": DEFAULT_TARGET if default_target else _rel(target, out),
+        "drafter": _rel(drafter, out) if drafter else None,
+        "vp_drafter": _rel(vp_drafter, out) if vp_drafter else None,
+        "compat": compat,
+        **(extra or {}),
+    }
+
+
+def _rel(p: str | Path, out: Path) -> str:
+    return os.path.relpath(Path(p).resolve(), out.resolve())
+
+
+def write_manifest(out: str | Path, target: str | Path, drafter: str | Path | None = None,
+                   vp_drafter: str | Path | None = None, *, force: bool = False, default_target: bool = False,
+                   extra: dict | None = None) -> Path:
+    """Check the drafters against the target and write OUT/bundle.json atomically; its path."""
+    f = Path(out) / BUNDLE_FILE
+    if f.exists() and not force:
+        raise D2SDError(f"{f}: already exists (pass --force to overwrite it)")
+    write_json(f, make_manifest(target, drafter, vp_drafter, out, default_target=default_target, extra=extra))
+    return f
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """FOLDER/bundle.json with its paths resolved against FOLDER ("default" kept); {} without one."""
+    folder = Path(folder)
+    f = folder / BUNDLE_FILE
+    if not f.is_file():
+        return {}
+    m = read_json(f, "bundle manifest")
+    for key in PATH_KEYS:
+        if m.get(key) is not None and not isinstance(m[key], str):
+            raise D2SDError(f"{f}: {key!r} must be a folder path (a string), found {type(m[key]).__name__}")
+        if m.get(key) and m[key] != DEFAULT_TARGET:
+            m[key] = str((folder / m[key]).resolve())
+    return m

@@ -28,7 +28,7 @@ class Candidates:
     """One cycle's candidate rows, before the trie is built."""
 
     rows: list[list[int]]  # each starts with the anchor; rows[0] is the DFlash row
-    names: list[str]  # "dflash", then "vp{i}" / "vp{i}/{j}" (branch after i draft tokens, j-th alternative)
+    names: list[str]  # "dflash", then "vp{i}" / "vp{i}/{j}" (branch after i draft tokens, j-th alternative; "dflash{i}" in dflash2)
     sources: list[list[str]]  # per row, per token after the anchor: "dflash" or "vp"
     conf: np.ndarray  # the DFlash confidences c_1..c_{γ-1} (raw)
     branch_conf: list[np.ndarray | None] = field(default_factory=list)  # per branch row: confidences from its branch token on

@@ -1,5 +1,5 @@
 """Prompt files: JSONL with a "prompt" field per line (the dev and training sets), or plain text.
-(Encoding a prompt for the target is `api.encode_prompt`.)"""
+(Encoding a prompt for the target is `chat_template.prompt_ids`.)"""
 
 from __future__ import annotations
 
@@ -39,3 +39,9 @@ def read_prompts(path: str | Path) -> list[dict]:
     if not rows:
         raise D2SDError(f"{path}: no prompts")
     return rows
+
+
+def as_prompt(row: dict):
+    """A prompt-file row as a prompt: its text, or with a "history" of earlier turns, the conversation."""
+    history = row.get("history")
+    return list(history) + [{"role": "user", "content": row["prompt"]}] if history else row["prompt"]

@@ -1,4 +1,6 @@
-"""Tiny random targets and drafters for tests and demos (no download, a second to build).
+"""Tiny random targets and drafters for tests and demos (no download, a second to build): the
+one factory of tiny configs and tokenizers (`convert.make_tiny` writes the same models in the
+source layouts the converter reads).
 
 `python -m d2sd_mlx.tiny OUT` writes OUT/target (an mlx-lm folder with a small byte-level BPE
 tokenizer), OUT/dflash and OUT/vp (random drafters) and OUT/bundle.json.
@@ -15,12 +17,19 @@ import mlx.nn as nn
 
 from .drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, save_drafter
 from .cpu_layout import checkpoint_weights
+from .manifest import write_manifest
 from .target import Target
 
 _TEXT = (
     "The quick brown fox jumps over the lazy dog. def add(a, b): return a + b. "
     "What is the capital of France? Paris is the capital of France. 1 + 2 = 3, 4 * 5 = 20. "
     "Speculative decoding drafts tokens and the target verifies them in one pass. "
+)
+
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 
@@ -73,22 +82,28 @@ def make_drafter(target_cfg: dict, layers: int = 1, block_size: int = 8, role: s
     return d
 
 
-def tiny_tokenizer(vocab: int):
-    """A byte-level BPE tokenizer with exactly `vocab` ids (the last one is <|mask|>)."""
+def tiny_tokenizer(vocab: int, chat: bool = False):
+    """A byte-level BPE tokenizer with exactly `vocab` ids: <|endoftext|> = 0 (the end of sequence) and
+    <|mask|> = vocab - 1. chat=True: also <|im_start|> = 1 and <|im_end|> = 2 (the end of a turn) and a
+    ChatML template, as an instruct model has."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|mask|>"]
+    specials = ["<|endoftext|>"] + (["<|im_start|>", "<|im_end|>"] if chat else [])
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab - 1, special_tokens=specials[:1], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=vocab - 1, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
     tok.train_from_iterator([_TEXT] * 4, trainer)
-    tok.add_special_tokens([specials[1]])
+    tok.add_special_tokens(["<|mask|>"])
     if tok.get_vocab_size() != vocab:
         raise RuntimeError(f"tiny tokenizer has {tok.get_vocab_size()} ids, wanted {vocab}")
+    if chat:
+        return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                       unk_token="<|endoftext|>", pad_token="<|endoftext|>", mask_token="<|mask|>",
+                                       chat_template=CHAT_TEMPLATE)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", mask_token="<|mask|>")
 
 
@@ -113,7 +128,7 @@ def write_tiny_bundle(out: Path, kind: str = "llama", seed: int = 0, block_size:
     mask = tok.convert_tokens_to_ids("<|mask|>")
     save_drafter(make_drafter(cfg, block_size=block_size, seed=seed + 1, mask_token_id=mask), out / "dflash")
     save_drafter(make_drafter(cfg, block_size=block_size, role=ROLE_VP, seed=seed + 2, mask_token_id=mask), out / "vp")
-    (out / "bundle.json").write_text(json.dumps({"target": "target", "drafter": "dflash", "vp_drafter": "vp"}, indent=2) + "\n")
+    write_manifest(out, out / "target", out / "dflash", out / "vp", force=True)
     return out
 
 

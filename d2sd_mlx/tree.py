@@ -52,7 +52,7 @@ class Tree:
     tokens: np.ndarray  # int32 [N]
     parents: np.ndarray  # int32 [N], -1 for the root
     depths: np.ndarray  # int32 [N]
-    rows: list[str]  # per node: the name of the first candidate row that inserted it ("dflash" or "vp{i}")
+    rows: list[str]  # per node: the name of the first candidate row that inserted it ("dflash", "vp{i}", "dflash{i}")
     children: list[dict[int, int]]  # per node: token -> child index
     sources: list[str]  # per node: the drafter that proposed its token ("dflash" or "vp"; the root "target")
     row_of: list[int]  # per node: the index of the row that inserted it

@@ -10,6 +10,7 @@ SOURCE_DFLASH = "dflash"  # drafted by the DFlash drafter (its row, its alternat
 SOURCE_VP = "vp"  # drafted by the VP drafter (d2sd's branch tokens at i >= 1 and tails) and accepted
 
 MODES = ("ar", "dflash", "dflash2", "d2sd")
+SPEC_MODES = MODES[1:]  # the speculative ones (ar is the target alone)
 BUDGETS = ("auto", "fixed")  # how the speculative modes pick their tree: budget.py, or the paper's fixed tree
 
 
@@ -18,7 +19,9 @@ class CycleStats:
     """What one draft/verify cycle did."""
 
     accepted: int  # tokens committed this cycle, bonus included (1 .. block size)
-    winner: str  # "dflash", "vp{i}" (VP branch anchored after i draft tokens) or "none"
+    # "dflash" (the DFlash row), a branch anchored after i draft tokens named by the drafter that drafted
+    # it: "vp{i}" (d2sd) or "dflash{i}" (dflash2), "/{j}" for the j-th alternative there; or "none"
+    winner: str
     nodes: int  # tree nodes verified (1 for a plain one-token step)
     branches: int  # VP branches drafted (K)
     draft_s: float

@@ -315,7 +315,7 @@ def default_splits(c: int, row_blocks: int, heads: int) -> int:
 
 
 def plan(B, Hq, Hkv, N, C, D, W, splits=None):
-    """Launch geometry shared by the launcher and the CPU emulation of the kernels."""
+    """Launch geometry shared by the launcher and the CPU emulation of the kernels (scripts/metal_emulate.py)."""
     G = Hq // Hkv
     row_blocks = math.ceil(G * N / ROWS_PER_BLOCK)
     S = default_splits(C, row_blocks, B * Hkv) if splits is None else (splits if C else 0)

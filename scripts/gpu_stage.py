@@ -32,12 +32,12 @@ def main(argv=None) -> None:
     ap.add_argument("--ref-tokens", type=int, default=48, help="tokens per reference continuation")
     args = ap.parse_args(argv)
 
-    from convert.default_model import ensure_default_target, gguf_path
-    from convert.gguf import gguf_config, load, map_names
+    from d2sd_mlx.default_target import ensure_default_target, gguf_path
     from d2sd_mlx.errors import D2SDError
+    from d2sd_mlx.gguf import gguf_config, load, map_names
     from d2sd_mlx.loading import load_target
-    from d2sd_mlx.prompts import read_prompts
-    from d2sd_mlx.train.data import chat_ids
+    from d2sd_mlx.chat_template import prompt_ids
+    from d2sd_mlx.prompts import as_prompt, read_prompts
 
     try:
         rows = read_prompts(args.prompts)[: args.limit]  # checked (JSON, prompt, history) before any work
@@ -55,7 +55,7 @@ def main(argv=None) -> None:
 
     target = load_target(target_dir)
     tok = target.tokenizer
-    ids = [chat_ids(tok, r["prompt"], r.get("history")) for r in rows]
+    ids = [prompt_ids(tok, as_prompt(r)) for r in rows]
     offsets = np.cumsum([0] + [len(x) for x in ids]).astype(np.int64)
     np.savez(out / "prompts.npz", ids=np.concatenate(ids).astype(np.int32), offsets=offsets)
     (out / "prompts.sha256").write_text(hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest() + "\n")

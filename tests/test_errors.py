@@ -114,6 +114,29 @@ def test_tiny_bundle_roundtrip_and_role(tmp_path):
     assert "".join(r.text for r in rs) == b.tokenizer.decode(tokens)  # the streamed text is the tokens' text
 
 
+
+def test_train_bundle_writes_the_one_manifest_with_relative_paths(tmp_path):
+    """`python -m d2sd_mlx.train bundle` writes bundle.json through d2sd_mlx.manifest: paths relative to
+    the bundle (it still loads after the folders move together), the compat record, the recipe."""
+    import json
+    import shutil
+
+    from d2sd_mlx.train.__main__ import main as train_main
+
+    src = write_tiny_bundle(tmp_path / "src")
+    (tmp_path / "recipe.json").write_text('{"steps": 3}')
+    out = tmp_path / "work" / "b"
+    assert train_main(["bundle", "--model", str(src / "target"), "--dflash", str(src / "dflash"), "--vp",
+                       str(src / "vp"), "--out", str(out), "--dtype", "float32", "--recipe", str(tmp_path / "recipe.json")]) == 0
+    m = json.loads((out / "bundle.json").read_text())
+    assert (m["target"], m["drafter"], m["vp_drafter"]) == ("../../src/target", "dflash", "vp")
+    assert m["compat"]["hidden_size"] == 64 and m["compat"]["vp_drafter"]["role"] == ROLE_VP and m["recipe"] == {"steps": 3}
+    shutil.move(str(tmp_path / "src"), str(tmp_path / "moved" / "src"))
+    shutil.move(str(tmp_path / "work"), str(tmp_path / "moved" / "work"))
+    b = load(tmp_path / "moved" / "work" / "b")
+    assert b.default_mode == "d2sd" and b.target.hidden_size == 64
+
+
 # --- corrupt config files: one reader names the file and the problem (issue 15, item 1) -----------
 
 CORRUPT = {
@@ -162,7 +185,7 @@ def test_corrupt_target_config_on_the_command_line(tmp_path, capsys, how):
 
 @pytest.mark.parametrize("how", sorted(CORRUPT))
 def test_corrupt_converter_inputs(tmp_path, how):
-    from convert.bundle import drafter_config_of, target_config_of
+    from d2sd_mlx.manifest import drafter_config_of, target_config_of
     from convert.hf import read_config
 
     out = write_tiny_bundle(tmp_path / "b")

@@ -10,9 +10,9 @@ import pytest
 from d2sd_mlx import Bundle, stream_generate
 from d2sd_mlx.drafter import ROLE_VP
 from d2sd_mlx.tiny import make_drafter, make_target, target_config
+from d2sd_mlx.types import MODES
 from oracle import OracleDrafter, greedy_reference
 
-MODES = ("ar", "dflash", "dflash2", "d2sd")
 N_TOKENS = 40
 
 

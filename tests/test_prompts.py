@@ -1,4 +1,5 @@
-"""The self-distillation prompt sets: size, variety, multi-turn records, no dev overlap; chat_ids with a history."""
+"""The self-distillation prompt sets: size, variety, multi-turn records, no dev overlap; a row with a history
+encoded as a conversation (chat_template.prompt_ids of prompts.as_prompt)."""
 
 import importlib.util
 import json
@@ -7,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from d2sd_mlx.train.data import chat_ids, read_prompts
+from d2sd_mlx.chat_template import prompt_ids
+from d2sd_mlx.prompts import as_prompt, read_prompts
 
-DATA = Path(__file__).resolve().parents[1] / "d2sd_mlx" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "d2sd_mlx" / "data"
 
 
 @pytest.fixture(scope="module")
 def mp():
-    spec = importlib.util.spec_from_file_location("make_prompts", DATA / "make_prompts.py")
+    spec = importlib.util.spec_from_file_location("make_prompts", ROOT / "scripts" / "make_prompts.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -62,6 +65,11 @@ def test_generator_reproduces_the_files_byte_for_byte(mp):
 
 HISTORY = [{"role": "user", "content": "Write a haiku about rain."},
            {"role": "assistant", "content": "Soft rain on the roof."}]
+
+
+def chat_ids(tok, prompt, history=None):
+    """A prompt-file row's ids, as `train data` and scripts/gpu_stage.py encode it."""
+    return prompt_ids(tok, as_prompt({"prompt": prompt, **({"history": history} if history else {})}))
 
 
 def test_chat_ids_with_history_uses_the_template():

@@ -7,6 +7,8 @@ statistically is the sampler itself: its draws follow the target's distribution 
 control that the check can fail).
 """
 
+import re
+
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -96,20 +98,25 @@ def test_sources_name_the_drafter_that_proposed_each_token():
     target = make_target(cfg, seed=1, scale=3.0)
     prompt, gamma = [3, 1, 4], 6
     seq = prompt + run(bundle_of(target, cfg, [], gamma), prompt, "ar", 60)[0]
-    labels = {}
+    labels, winners = {}, {}
     for mode in ("dflash", "dflash2", "d2sd"):
         bundle = Bundle(target, OracleDrafter(target, seq, gamma, 0.5, 3), OracleDrafter(target, seq, gamma, 1.0))
-        seen, first_of_vp0 = set(), set()
+        seen, first_of_branch0 = set(), set()
         for r in stream_generate(bundle, prompt, mode=mode, max_tokens=50, budget="fixed"):
             seen |= set(r.sources)
             assert r.sources[-1] == "target" or r.finish_reason == "length"
-            if r.cycle is not None and r.cycle.winner.startswith("vp0") and len(r.tokens) > 1:
-                first_of_vp0.add(r.sources[0])
+            if r.cycle is not None and re.fullmatch(r"(vp|dflash)0(/\d+)?", r.cycle.winner) and len(r.tokens) > 1:
+                first_of_branch0.add(r.sources[0])
         labels[mode] = seen
-        assert first_of_vp0 <= {"dflash"}, (mode, first_of_vp0)
+        winners[mode] = {re.sub(r"\d.*", "{i}", w) for w in r.stats.winners}  # "vp3/2" -> "vp{i}"
+        assert first_of_branch0 <= {"dflash"}, (mode, first_of_branch0)
     assert labels["dflash"] == {"dflash", "target"}
     assert "vp" not in labels["dflash2"] and "dflash" in labels["dflash2"]
     assert "vp" in labels["d2sd"]
+    # winning branch rows are named by the drafter that drafted them
+    assert winners["dflash"] <= {"dflash", "none"}
+    assert "dflash{i}" in winners["dflash2"] and winners["dflash2"] <= {"dflash", "dflash{i}", "none"}
+    assert "vp{i}" in winners["d2sd"] and winners["d2sd"] <= {"dflash", "vp{i}", "none"}
 
 
 # -- the sampler's distribution -------------------------------------------------------------

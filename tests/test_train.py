@@ -108,6 +108,25 @@ def toy():
     return cfg, target, seqs, meta
 
 
+def test_stored_features_are_what_decoding_feeds_the_drafters():
+    """The training data's tap features equal the decode path's: a prefill of the first tokens, then a
+    verify pass over the rest as a chain (tree attention), concatenated."""
+    from d2sd_mlx.tree import build_tree
+
+    cfg = target_config("llama", vocab=64, layers=3)
+    target = make_target(cfg, seed=5)
+    seq, taps, k = np.random.default_rng(1).integers(0, 64, size=30).tolist(), [0, 2], 12
+    stored = tap_features(target, [seq], taps)[0]
+    cache = target.make_cache()
+    pre = target.forward(mx.array(seq[:k], dtype=mx.int32), cache, taps=taps).feats
+    tree = build_tree([seq[k:]], ["dflash"])
+    ver = target.forward(mx.array(tree.tokens), cache, tree=tree, taps=taps).feats
+    decoded = np.array(mx.concatenate([pre, ver]).astype(mx.float32))
+    assert stored.shape == (30, 2 * cfg["hidden_size"]) and stored.dtype == np.float16
+    assert np.allclose(stored.astype(np.float32), decoded, atol=2e-2, rtol=1e-2)
+    assert not np.allclose(stored[k:].astype(np.float32), np.roll(decoded, 1, axis=0)[k:], atol=2e-2)  # can fail
+
+
 def alpha(target, drafter, prompts, mode="dflash", vp=None):
     lengths = []
     for p in prompts:

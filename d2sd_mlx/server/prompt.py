@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import threading
 
+from ..chat_template import messages_ids
 from .errors import bad_request
 from .request import CHAT, CompletionRequest
 
 _LOCK = threading.Lock()  # handler threads tokenize one at a time (tokenizers are not documented thread-safe)
 
 
-def _as_ids(out, tokenizer) -> list[int]:
-    if isinstance(out, str):  # some tokenizers return the rendered text
-        return list(tokenizer.encode(out, add_special_tokens=False))
-    if hasattr(out, "keys"):  # a BatchEncoding
-        out = out["input_ids"]
-    return [int(t) for t in out]
-
-
 def chat_ids(tokenizer, messages) -> list[int]:
-    """The chat template with the assistant's turn opened; a plain transcript for a base model."""
-    messages = [dict(m) for m in messages]
-    if not getattr(tokenizer, "chat_template", None):
-        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant:"
-        return list(tokenizer.encode(text))
+    """The chat template with the assistant's turn opened; a plain transcript for a base model
+    (`chat_template.messages_ids`); a template that refuses the messages is a 400."""
     try:
-        out = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        return messages_ids(tokenizer, messages)
     except Exception as e:  # jinja errors: roles that must alternate, a missing system slot, …
         raise bad_request(f"the model's chat template rejected 'messages': {e}", "messages", "invalid_messages") from e
-    return _as_ids(out, tokenizer)
 
 
 def request_ids(tokenizer, req: CompletionRequest) -> list[int]:

@@ -19,14 +19,20 @@ from ..errors import D2SDError
 from .loop import TrainConfig, new_drafter, train
 
 
+def _target_path(path) -> str:
+    """--model, or the embedded default target's folder (converted on first use)."""
+    if path is None:
+        from ..default_target import ensure_default_target
+
+        path = ensure_default_target()
+    return str(path)
+
+
 def _target(path):
     from ..loading import load_target
 
-    if path is None:
-        from convert.default_model import ensure_default_target
-
-        path = ensure_default_target()
-    return str(path), load_target(path)
+    path = _target_path(path)
+    return path, load_target(path)
 
 
 def _taps(s: str) -> list[int]:
@@ -40,11 +46,12 @@ def dev_alpha(target, prompts_file, n_prompts: int, max_tokens: int, mode: str, 
     """A function drafter → mean α over a few dev prompts (T=0)."""
     from ..api import stream_generate
     from ..loading import Bundle
-    from .data import chat_ids, read_prompts
+    from ..chat_template import prompt_ids
+    from ..prompts import as_prompt, read_prompts
 
     rows = read_prompts(prompts_file)
     step = max(1, len(rows) // n_prompts)
-    prompts = [chat_ids(target.tokenizer, r["prompt"], r.get("history")) for r in rows[::step][:n_prompts]]
+    prompts = [prompt_ids(target.tokenizer, as_prompt(r)) for r in rows[::step][:n_prompts]]
 
     def evaluate(drafter) -> float:
         bundle = Bundle(target, dflash or drafter, drafter if dflash is not None else None)
@@ -79,7 +86,8 @@ def replay_alpha(target, data: str, n: int, dflash: str | None):
 
 def replay_main(a, meta, seqs, target) -> int:
     """`replay`: a Markdown table of offline T=0 α per mode and K."""
-    from .progress import Progress
+    from tqdm import tqdm
+
     from .replay import alpha_table
 
     try:
@@ -94,7 +102,7 @@ def replay_main(a, meta, seqs, target) -> int:
     if meta.get("taps") != dflash.config.target_layer_ids:
         raise D2SDError(f"{a.data}: stored taps {meta.get('taps')} differ from the drafter's {dflash.config.target_layer_ids}")
     seqs = seqs[: a.limit]
-    bar = Progress(len(seqs), "replay")
+    bar = tqdm(total=len(seqs), desc="replay", unit="answer")
     table = alpha_table(target, dflash, vp, seqs, dflash.config.block_size, ks, a.max_tokens, progress=bar)
     bar.close()
     base = table["dflash"]
@@ -105,15 +113,12 @@ def replay_main(a, meta, seqs, target) -> int:
 
 
 def write_bundle(a) -> None:
-    """Drafters in `a.dtype` + bundle.json with the compatibility record, written atomically."""
+    """Drafters in `a.dtype` + bundle.json (d2sd_mlx.manifest: relative paths, compatibility record), atomically."""
     import json
 
-    import mlx.core as mx
-
-    from convert.atomic import atomic_dir
-    from convert.bundle import check_compat
-
+    from ..atomic import atomic_dir
     from ..drafter import save_drafter
+    from ..manifest import write_manifest
 
     recipe = None
     if a.recipe:
@@ -123,18 +128,14 @@ def write_bundle(a) -> None:
             raise D2SDError(f"--recipe {a.recipe}: cannot read a JSON object ({e})") from e
         if not isinstance(recipe, dict):
             raise D2SDError(f"--recipe {a.recipe}: expected a JSON object, got {type(recipe).__name__}")
-    path, target = _target(a.model)
-    cfg = dict(target.config, embedding_rows=target.vocab_rows)
-    parts = {"drafter": ("dflash", load_drafter(a.dflash)), "vp_drafter": ("vp", load_drafter(a.vp))}
-    compat = {key: check_compat(cfg, d.config, f"{key} {src}") for (key, (_, d)), src in zip(parts.items(), (a.dflash, a.vp))}
+    path = _target_path(a.model)
+    drafters = {"dflash": load_drafter(a.dflash), "vp": load_drafter(a.vp)}
     with atomic_dir(Path(a.out), force=True) as tmp:
-        for key, (name, d) in parts.items():
+        for name, d in drafters.items():
             save_drafter(d, tmp / name, dtype=getattr(mx, a.dtype))
-        manifest = {"version": 1, "target": "default" if a.model is None else str(Path(path).resolve()),
-                    "drafter": "dflash", "vp_drafter": "vp", "compat": compat}
-        if a.recipe:
-            manifest["recipe"] = recipe
-        (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        # tmp is a sibling of a.out, so a target path relative to tmp is also relative to a.out
+        write_manifest(tmp, path, tmp / "dflash", tmp / "vp", default_target=a.model is None,
+                       extra={"recipe": recipe} if recipe is not None else None)
     print(f"bundle written to {a.out}")
 
 
@@ -203,10 +204,11 @@ def main(argv=None) -> int:
             write_bundle(a)
             return 0
         if a.cmd == "data":
-            from .data import build_dataset, read_prompts
+            from ..prompts import read_prompts
+            from .data import build_dataset
 
             read_prompts(a.prompts)  # fail before loading anything
-            path, _ = _target(a.model)
+            path = _target_path(a.model)
             build_dataset(path, a.prompts, a.out, a.taps, a.max_new_tokens, a.chunk, a.limit, reverse=a.reverse)
             return 0
         from .data import load_dataset

@@ -9,52 +9,26 @@ of the tap layers). Shards are written atomically, so an interrupted build resum
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
+from tqdm import tqdm
 
+from ..atomic import atomic_file, write_json
+from ..chat_template import prompt_ids
 from ..errors import D2SDError
-from ..prompts import read_prompts  # noqa: F401 (moved to the core: bench and train both read prompt files)
-from .progress import Progress
+from ..prompts import as_prompt, read_prompts
 
 
-def chat_ids(tokenizer, prompt: str, history: list[dict] | None = None) -> list[int]:
-    """Token ids of `history` (earlier {"role", "content"} turns, if any) + the user `prompt`, ready for the reply.
-
-    Without a chat template the turns are joined as plain text ("User: …", "Assistant: …").
-    """
-    messages = list(history or []) + [{"role": "user", "content": prompt}]
-    if getattr(tokenizer, "chat_template", None):
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-    if not history:
-        return list(tokenizer.encode(prompt))
-    text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages) + "\n\nAssistant:"
-    return list(tokenizer.encode(text))
-
-
-def tap_features(target, seqs: list[list[int]], taps: list[int], batch: int = 8) -> list[np.ndarray]:
-    """Outputs of the tap layers for every position of every sequence (fp16), batched by length."""
-    out: list[np.ndarray | None] = [None] * len(seqs)
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    tapset = {t: i for i, t in enumerate(taps)}
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        T = max(len(seqs[i]) for i in idx)
-        x = mx.array([seqs[i] + [0] * (T - len(seqs[i])) for i in idx], dtype=mx.int32)
-        h = target.embed(x)
-        got = [None] * len(taps)
-        for li, layer in enumerate(target.layers[: max(taps) + 1]):
-            h = layer(h, "causal", cache=None)
-            if li in tapset:
-                got[tapset[li]] = h
-        f = mx.concatenate(got, axis=-1).astype(mx.float16)
-        mx.eval(f)
-        f = np.array(f)
-        for j, i in enumerate(idx):
-            out[i] = f[j, : len(seqs[i])]
+def tap_features(target, seqs: list[list[int]], taps: list[int]) -> list[np.ndarray]:
+    """Outputs of the tap layers at every position of every sequence (fp16): `Target.forward` over the
+    whole sequence from an empty cache, the same pass that feeds the drafters when decoding."""
+    out = []
+    for seq in seqs:
+        f = target.forward(mx.array(seq, dtype=mx.int32), target.make_cache(), taps=taps).feats.astype(mx.float16)
+        out.append(np.array(f))
     return out
 
 
@@ -86,19 +60,19 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
         for key in ("taps", "hidden_size", "vocab_size", "max_new_tokens", "chunk"):
             if old.get(key) != meta[key]:
                 raise D2SDError(f"{out}: existing dataset has {key}={old.get(key)!r}, this run asks for {meta[key]!r}; use a new folder")
-    meta_file.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(meta_file, meta)
 
     tok = target.tokenizer
     eos = tok.eos_token_id
     n_chunks = (len(prompts) + chunk - 1) // chunk
     done = sum((out / f"shard-{c:05d}.safetensors").exists() for c in range(n_chunks))
-    bar = Progress(n_chunks, "data", done=done)
+    bar = tqdm(total=n_chunks, initial=done, desc="data", unit="shard")
     for c in (reversed(range(n_chunks)) if reverse else range(n_chunks)):
         shard = out / f"shard-{c:05d}.safetensors"
         if shard.exists():
             continue
         rows = prompts[c * chunk : (c + 1) * chunk]
-        ids = [chat_ids(tok, r["prompt"], r.get("history")) for r in rows]
+        ids = [prompt_ids(tok, as_prompt(r)) for r in rows]
         res = batch_generate(target.model, tok, ids, max_tokens=max_new_tokens, return_token_ids=True,
                              completion_batch_size=batch_size)
         seqs, masks = [], []
@@ -113,10 +87,10 @@ def build_dataset(target_path: str, prompts_file: str, out: str | Path, taps: li
             "offsets": mx.array(np.cumsum([0] + [len(s) for s in seqs]).astype(np.int32)),
             "feats": mx.array(np.concatenate(feats)),
         }
-        tmp = shard.with_suffix(".tmp.safetensors")
-        mx.save_safetensors(str(tmp), arrays)
-        os.replace(tmp, shard)
-        bar.update(1, force=True, tokens=int(arrays["tokens"].shape[0]))
+        with atomic_file(shard) as tmp:
+            mx.save_safetensors(str(tmp), arrays)
+        bar.set_postfix(tokens=int(arrays["tokens"].shape[0]), refresh=False)
+        bar.update(1)
     bar.close()
     return out
 

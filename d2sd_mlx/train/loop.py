@@ -13,11 +13,12 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
+from tqdm import tqdm
 
+from ..atomic import atomic_dir, atomic_file, write_json
 from ..drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, load_drafter, save_drafter
 from ..errors import D2SDError
 from .blocks import block_mask, make_blocks
-from .progress import Progress
 
 
 @dataclass
@@ -217,7 +218,7 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
         head = target.head_rows(mx.array(keep))
         mx.eval(head)
     value_and_grad = nn.value_and_grad(drafter, lambda m, b: loss_fn(m, target, b, head))
-    bar = Progress(cfg.steps, cfg.objective, done=step)
+    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.objective, unit="step")
     log = open(out / "log.jsonl", "a")
     ema = None
     while step < cfg.steps:
@@ -244,7 +245,9 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
                 rec["dev_alpha"] = evaluate(d)
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        bar.update(1, force="dev_alpha" in rec, loss=ema, acc=acc, tok_s=ntok / dt, **({"α": rec["dev_alpha"]} if "dev_alpha" in rec else {}))
+        bar.set_postfix(loss=ema, acc=acc, tok_s=ntok / dt, **({"α": rec["dev_alpha"]} if "dev_alpha" in rec else {}),
+                        refresh=False)
+        bar.update(1)
         if step % cfg.save_every == 0 or step == cfg.steps:
             with Folded(drafter, scale) as d:
                 checkpoint(d, opt, out, step, cfg)
@@ -255,17 +258,8 @@ def train(target, seqs, meta: dict, out: Path, cfg: TrainConfig, drafter: DFlash
 
 def checkpoint(drafter, opt, out: Path, step: int, cfg: TrainConfig) -> None:
     """Write latest/ (drafter folder), the optimizer state and train_state.json, atomically enough to resume."""
-    tmp = out / "latest.tmp"
-    save_drafter(drafter, tmp)
-    mx.save_safetensors(str(out / "optimizer.tmp.safetensors"), dict(tree_flatten(opt.state)))
-    latest = out / "latest"
-    if latest.exists():
-        old = out / "latest.old"
-        if old.exists():
-            import shutil
-
-            shutil.rmtree(old)
-        latest.rename(old)
-    tmp.rename(latest)
-    (out / "optimizer.tmp.safetensors").replace(out / "optimizer.safetensors")
-    (out / "train_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg)}, indent=2) + "\n")
+    with atomic_dir(out / "latest", force=True) as tmp:
+        save_drafter(drafter, tmp)
+    with atomic_file(out / "optimizer.safetensors") as tmp:
+        mx.save_safetensors(str(tmp), dict(tree_flatten(opt.state)))
+    write_json(out / "train_state.json", {"step": step, "config": asdict(cfg)})

@@ -66,7 +66,7 @@ def test_shutdown_joins_the_engine_and_releases_mlx_before_a_normal_exit(tmp_pat
 
 
 def test_shutdown_with_a_stuck_engine_asks_for_a_hard_exit_that_removes_temp_folders(tmp_path, monkeypatch):
-    from convert.atomic import atomic_dir
+    from d2sd_mlx.atomic import atomic_dir
 
     started, release = threading.Event(), threading.Event()
     out = tmp_path / "cache" / "model"

@@ -58,6 +58,8 @@ def test_metrics_acceptance_winners_speedup():
     assert metrics.winner_shares(s) == [("DFlash row", 1 / 3), ("VP branch 2", 1 / 3), ("bonus only", 1 / 3)]
     s2 = _stats([2, 2, 2, 1], ["vp0/2", "vp1", "vp0", "none"])  # branch 0's 2nd alternative sorts after its 1st
     assert [w for w, _ in metrics.winner_shares(s2)] == ["VP branch 0", "VP branch 0 (alt 2)", "VP branch 1", "bonus only"]
+    s3 = _stats([2, 3, 2, 1], ["dflash1", "dflash", "dflash0/2", "none"], mode="dflash2")  # dflash2: DFlash's branches
+    assert [w for w, _ in metrics.winner_shares(s3)] == ["DFlash row", "DFlash branch 0 (alt 2)", "DFlash branch 1", "bonus only"]
     bound = metrics.speedup(s, None)
     assert not bound.measured and bound.value == pytest.approx(4 * 0.02 / 0.03)
     measured = metrics.speedup(s, ar_tps=s.generation_tps / 2)

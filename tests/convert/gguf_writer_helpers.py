@@ -43,7 +43,7 @@ def write_gguf(path: Path, cfg: dict, weights: dict, qtypes: dict | None = None,
     import gguf
     from gguf import quants
 
-    from convert.gguf import permute_rows, unpermute_rows
+    from d2sd_mlx.gguf import permute_rows, unpermute_rows
 
     T = gguf.GGMLQuantizationType
     arch = arch or cfg["model_type"]

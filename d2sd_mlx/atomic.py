@@ -1,11 +1,16 @@
-"""Write a folder atomically: build it in a temporary sibling, rename it into place at the end.
+"""Write files and folders atomically: build them as a temporary sibling, rename into place at the end.
 
 A failure, Ctrl-C or SIGTERM (see `install_sigterm_handler`) while the body runs removes the
-temporary folder, so the output path either does not exist or holds a complete result.
+temporary file or folder, so the output path either holds its old content or a complete new one.
+
+- `atomic_file(path)`: a temporary sibling path to write (by any means), renamed onto `path`;
+  `write_bytes` / `write_text` / `write_json` on top of it;
+- `atomic_dir(out, force)`: a temporary sibling folder, renamed onto `out`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,6 +35,35 @@ def _remove(p: Path) -> None:
             p.unlink()
         except FileNotFoundError:
             pass
+
+
+@contextmanager
+def atomic_file(path: str | Path):
+    """Yield a temporary path next to `path` (same suffix, hidden name); on success it replaces `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}{TMP_MARK}{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
+    """`obj` as JSON with a final newline."""
+    write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
 def check_free(out: str | Path, force: bool, inputs: tuple = ()) -> Path:

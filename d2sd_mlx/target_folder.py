@@ -19,7 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_map_with_path, tree_unflatten
 
-from d2sd_mlx.errors import D2SDError
+from .errors import D2SDError
 
 from . import log
 

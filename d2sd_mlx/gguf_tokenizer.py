@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 
-from d2sd_mlx.errors import D2SDError
+from .errors import D2SDError
 
 from . import log
 

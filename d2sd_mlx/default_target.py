@@ -20,11 +20,12 @@ from pathlib import Path
 
 import mlx.core as mx
 
-from d2sd_mlx.errors import D2SDError
+from .errors import D2SDError
 
 from . import log
 from .atomic import atomic_dir, sweep_stale
 from .gguf import convert_gguf
+from .paths import cache_home
 
 NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -66,13 +67,7 @@ def default_dtype() -> str:
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    home = os.environ.get("D2SD_HOME")
-    if home:
-        return Path(home) / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "d2sd-mlx" / "models"
+    return Path(cache_dir) if cache_dir is not None else cache_home("models")
 
 
 def _stamp(src: Path, dtype: str) -> dict:
@@ -137,7 +132,7 @@ def _file_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-if __name__ == "__main__":  # python -m convert.default_model [CACHE_DIR]
+if __name__ == "__main__":  # python -m d2sd_mlx.default_target [CACHE_DIR]
     import sys
 
     try:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import mlx.core as mx
 
-from d2sd_mlx.errors import D2SDError
+from .errors import D2SDError
 
 from . import log
-from .target import write_target
+from .target_folder import write_target
 
 # ggml tensor types: id -> (name, elements per block, bytes per block)
 GGML_TYPES = {

@@ -1,6 +1,6 @@
 """Print α per mode for oracle, noisy-oracle (p=0.7) and random drafters on tiny random targets.
 
-    python tests/alpha_table.py     (from the repository root)
+    python scripts/alpha_table.py     (from the repository root)
 """
 
 import sys
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the tests' oracle drafters
 
 from d2sd_mlx import Bundle, stream_generate  # noqa: E402
 from d2sd_mlx.drafter import ROLE_VP  # noqa: E402

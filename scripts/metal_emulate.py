@@ -1,4 +1,5 @@
-"""Run the Metal kernels' source on the CPU: a test tool for machines without Metal.
+"""Run the Metal kernels' source on the CPU: a test tool for machines without Metal
+(tests/test_tree_attention.py loads it).
 
 The kernel bodies of tree_attention_metal.py are compiled unchanged with g++ against a small shim of the
 Metal built-ins they use, with a signature written the way mx.fast.metal_kernel writes it. Every GPU thread is
@@ -23,7 +24,8 @@ import tempfile
 import mlx.core as mx
 import numpy as np
 
-from . import tree_attention_metal as tam
+from d2sd_mlx.atomic import atomic_file, write_text
+from metal_kernels import tree_attention_metal as tam
 
 SHIM = r"""
 #include <algorithm>
@@ -175,13 +177,11 @@ def _library(dtype, head_dim):
     so = os.path.join(folder, f"tree_attention_{key}.so")
     if not os.path.exists(so):
         cpp = so[:-3] + ".cpp"
-        with open(cpp, "w") as f:
-            f.write(source)
-        tmp = f"{so}.{os.getpid()}"
-        cmd = [os.environ.get("CXX", "g++"), "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread",
-               *defines.split(), cpp, "-o", tmp]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        os.replace(tmp, so)
+        write_text(cpp, source)
+        with atomic_file(so) as tmp:
+            cmd = [os.environ.get("CXX", "g++"), "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread",
+                   *defines.split(), cpp, "-o", str(tmp)]
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
     _libs[key] = ctypes.CDLL(so)
     return _libs[key]
 

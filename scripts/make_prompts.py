@@ -45,7 +45,7 @@ MT-Bench, Alpaca, LiveCodeBench, AIME, ...) was used, copied or paraphrased.
 Standard library only and fully deterministic: running it again produces
 byte-identical files.
 
-    python d2sd_mlx/data/make_prompts.py
+    python scripts/make_prompts.py
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from pathlib import Path
 SEED = 20240611
 PER_CATEGORY = 500
 CATEGORIES = ("code", "math", "explain", "chat")
-OUT_DIR = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parents[1] / "d2sd_mlx" / "data"
 TRAIN_PATH = OUT_DIR / "train_prompts.jsonl"
 DEV_PATH = OUT_DIR / "dev_prompts.jsonl"
 # Dev prompts must not be near-copies of training prompts (word-set Jaccard).
