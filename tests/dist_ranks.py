@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import d2sd_mlx  # noqa: E402  (OpenBLAS before mlx.core)
+import d2sd_mlx  # noqa: E402,F401  (OpenBLAS before mlx.core)
+import mlx.core as mx  # noqa: E402
 from d2sd_mlx import Bundle, D2SDError, stream_generate  # noqa: E402
 from d2sd_mlx import distributed  # noqa: E402
 from d2sd_mlx.drafter import ROLE_VP  # noqa: E402
@@ -30,6 +31,7 @@ MODES = ("ar", "dflash", "dflash2", "d2sd")
 PROMPT = [5, 17, 42, 8, 3, 9]
 N = 16
 GAMMA = 6
+TAPS = [2, 0]
 CASES = [("qwen3", 1, None), ("llama", 2, True)]  # (kind, seed, tied head): varied greedy text on both
 
 
@@ -44,20 +46,37 @@ def build(kind: str, seed: int, tie, group=None, pipeline: bool = False):
 
 
 def drafters(kind: str, cfg, target, greedy, seed: int):
-    if kind == "random":
-        return (make_drafter(cfg, block_size=GAMMA, seed=seed + 10),
-                make_drafter(cfg, block_size=GAMMA, role=ROLE_VP, seed=seed + 20))
+    if kind == "random":  # taps on both pipeline ranks, out of layer order: the features must arrive in tap order
+        return (make_drafter(cfg, block_size=GAMMA, seed=seed + 10, taps=TAPS),
+                make_drafter(cfg, block_size=GAMMA, role=ROLE_VP, seed=seed + 20, taps=TAPS))
     seq = PROMPT + greedy
     return OracleDrafter(target, seq, GAMMA, 0.7, seed), OracleDrafter(target, seq, GAMMA, 0.7, seed + 99)
 
 
+def log_features(drafter, log: list) -> None:
+    """Record a fingerprint (sum, a column-weighted sum, count) of the target features each draft pass gets."""
+    real = drafter.draft
+
+    def draft(target, tokens, positions, ctx, cache, visible, select):
+        if ctx is not None:
+            f = ctx.astype(mx.float32)
+            ramp = mx.arange(f.shape[-1], dtype=mx.float32) / f.shape[-1]
+            log.append([float(mx.sum(f)), float(mx.sum(f * ramp)), int(f.size)])
+        return real(target, tokens, positions, ctx, cache, visible, select)
+
+    drafter.draft = draft
+
+
 def generation(bundle, mode: str, budget: str = "fixed") -> dict:
-    tokens, accepted, responses = [], [], 0
+    tokens, accepted, responses, feats = [], [], 0, []
+    for d in {id(x): x for x in (bundle.drafter, bundle.vp_drafter) if x is not None}.values():
+        if not isinstance(d, OracleDrafter):
+            log_features(d, feats)
     for r in stream_generate(bundle, PROMPT, mode=mode, max_tokens=N, budget=budget):
         tokens += r.tokens
         accepted = list(r.stats.accepted_lengths)
         responses += 1
-    return {"tokens": tokens, "accepted": accepted, "responses": responses}
+    return {"tokens": tokens, "accepted": accepted, "responses": responses, "feats": feats}
 
 
 def run_all(group, pipeline: bool) -> dict:

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from d2sd_mlx import D2SDError, load
@@ -116,6 +117,11 @@ def test_every_mode_matches_one_process_and_greedy(launched, single, layout):
         if "accepted" in want:
             assert got[key]["accepted"] == want["accepted"], f"{layout} {key}: accepted lengths differ"
             assert follower[key]["responses"] == 0, f"rank 1 yielded responses in {key}"
+        if want.get("feats"):  # the drafters on rank 0 get the same tap features, in tap order
+            f, w = np.array(got[key]["feats"]), np.array(want["feats"])
+            assert f.shape == w.shape and np.allclose(f, w, rtol=1e-4, atol=1e-3), f"{layout} {key}: features differ"
+            if layout == "pipeline":  # the same ops on the same numbers: bit for bit
+                assert (f == w).all(), f"{layout} {key}: features differ"
     # the oracle drafters make real trees: several tokens accepted per cycle, so the walk and commits matter
     assert max(got["qwen3/oracle/d2sd"]["accepted"]) > 2
     for kind in ("qwen3", "llama"):
