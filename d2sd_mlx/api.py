@@ -151,7 +151,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     the responses, the other ranks run rank 0's target passes and yield nothing.
     """
     session = getattr(bundle.target, "session", None)
-    if session is not None and not bundle.target._in_session:  # split over ranks: d2sd_mlx/distributed
+    if session is not None and not bundle.target.in_session:  # split over ranks: d2sd_mlx/distributed
         args = dict(locals())
         del args["session"]
         yield from session(stream_generate(**args))

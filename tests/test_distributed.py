@@ -145,6 +145,7 @@ def test_cli_under_local_ranks_prints_what_one_process_prints(launched):
     stats, want_stats = json.loads(got[-1]), json.loads(want[-1])
     assert stats["accepted_lengths"] == want_stats["accepted_lengths"]
     assert stats["dist"]["layout"] == "pipeline" and stats["dist"]["ranks"] == 2 and stats["dist"]["passes"] > 0
+    assert [r["rank"] for r in stats["dist"]["per_rank"]] == [0, 1] and stats["dist"]["per_rank"][1]["compute_s"] > 0
 
 
 @pytest.mark.parametrize("how", ["die", "hang"])

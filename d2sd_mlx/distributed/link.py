@@ -62,10 +62,26 @@ class Link:
         self.rank, self.size = group.rank(), group.size()
         self.timeout = timeout_s() if timeout is None else timeout
         self.broken = False  # set once a wait failed: nothing more is sent
-        self.times = {"sync_s": 0.0, "compute_s": 0.0, "wait_s": 0.0, "passes": 0}
+        self.times: dict = {}
+        self.reset_times()
         self._waiting: tuple[str, float] | None = None
         self._watch = threading.Thread(target=self._watchdog, name="d2sd-dist-watchdog", daemon=True)
         self._watch.start()
+
+    def reset_times(self) -> None:
+        """sync_s: in command frames (on the followers that includes waiting while rank 0 drafts);
+        compute_s: this rank's own layers (pipeline); wait_s: sending and waiting for hidden states
+        (pipeline) or a whole tensor-parallel pass, all-sums included."""
+        self.times.update(sync_s=0.0, compute_s=0.0, wait_s=0.0, passes=0)
+
+    def gather_times(self, what: str) -> list[dict]:
+        """Every rank's (sync_s, compute_s, wait_s), collected with one all-sum (all ranks call it)."""
+        keys = ("sync_s", "compute_s", "wait_s")
+        mine = np.zeros((self.size, len(keys)), dtype=np.float32)
+        mine[self.rank] = [self.times[k] for k in keys]
+        with self.waiting(what, "sync_s"):
+            got = np.array(mx.distributed.all_sum(mx.array(mine), group=self.group, stream=mx.cpu))
+        return [{"rank": r, **{k: round(float(v), 4) for k, v in zip(keys, row)}} for r, row in enumerate(got)]
 
     # -- the watchdog --------------------------------------------------------------------------
     def _watchdog(self) -> None:

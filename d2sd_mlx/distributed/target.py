@@ -71,7 +71,7 @@ class ShardedTarget(Target):
         self._cids = 0
         self._pending: list[int] = []  # leader: commits not yet told (cid, len, path…), sent with the next frame
         self._caches: dict[int, list] = {}  # followers: cid -> [cache, K/V of its last tree pass]
-        self._in_session = False
+        self.in_session = False
 
     @property
     def pipeline(self) -> bool:
@@ -85,7 +85,7 @@ class ShardedTarget(Target):
     def forward(self, tokens: mx.array, cache, *, tree=None, taps=(), chunk: int = 2048) -> Forward:
         if not self.is_leader:
             raise D2SDError(f"rank {self.rank}: only rank 0 drives a split target (the others run `serve`)")
-        if not self._in_session:
+        if not self.in_session:
             raise D2SDError("a split target runs passes only inside `stream_generate`/`generate` (the other "
                             "ranks follow rank 0 there)")
         toks = np.asarray(tokens, dtype=np.int32).reshape(-1)
@@ -112,18 +112,19 @@ class ShardedTarget(Target):
             steps.close()
             self.serve()
             return
-        self._in_session = True
-        self.link.times.update(sync_s=0.0, wait_s=0.0, compute_s=0.0, passes=0)
+        self.in_session = True
+        self.link.reset_times()
+        report = self.report({})
         error = None
         try:
             for r in steps:
-                r.stats.dist = self.report()
+                r.stats.dist = self.report(report)
                 yield r
         except BaseException as e:
             error = e
             raise
         finally:
-            self._in_session = False
+            self.in_session = False
             self._pending = []  # the followers drop their caches at END
             steps.close()
             if not self.link.broken:
@@ -132,17 +133,21 @@ class ShardedTarget(Target):
                 self.link.broadcast([0, self._seq, END, 0, 0, 0, 0, 0, 0, int(msg.size > 0)], msg,
                                     "telling the other ranks the generation ended")
                 self._seq += 1
+                # the last response's stats (still held by the caller) get every rank's times
+                report["per_rank"] = self.link.gather_times("collecting the ranks' timings")
 
-    def report(self) -> dict:
+    def report(self, into: dict) -> dict:
+        """Rank 0's timings so far, written into `into` (which the responses' stats share)."""
         t = self.link.times
-        return {"layout": self.layout.kind, "ranks": self.size, "passes": t["passes"],
-                "sync_s": round(t["sync_s"], 4), "compute_s": round(t["compute_s"], 4),
-                "wait_s": round(t["wait_s"], 4)}
+        into.update(layout=self.layout.kind, ranks=self.size, passes=t["passes"],
+                    **{k: round(t[k], 4) for k in ("sync_s", "compute_s", "wait_s")})
+        return into
 
     # -- the other ranks ------------------------------------------------------------------------
     def serve(self) -> None:
         """Run rank 0's commands until it ends the generation; raise LeaderError if it failed there."""
         self._caches.clear()
+        self.link.reset_times()
         try:
             while True:
                 head, body = self.link.broadcast(None, None, "waiting for rank 0's next command")
@@ -152,6 +157,7 @@ class ShardedTarget(Target):
                                            f"{seq}; the ranks are out of step")
                 self._seq += 1
                 if cmd == END:
+                    self.link.gather_times("sending this rank's timings")
                     if head[9]:
                         raise LeaderError(bytes(body.astype(np.uint8)).decode(errors="replace"))
                     return
