@@ -58,6 +58,8 @@ class _TreeShape:
 
 
 class ShardedTarget(Target):
+    """This rank's share of the target; sizes and config stay those of the whole target (drafter checks)."""
+
     def __init__(self, target: Target, layout: Layout, link: Link):
         self.__dict__.update(target.__dict__)  # config, tokenizer, sizes of the whole target
         self.layout, self.link = layout, link
