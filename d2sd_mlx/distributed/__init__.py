@@ -23,7 +23,8 @@ committed length differs raises a DistributedError naming both lengths).
 Output: only rank 0 yields responses; on the other ranks `stream_generate` serves rank 0's passes
 and yields nothing (`generate` returns ""). A rank that dies ends the others with a
 DistributedError at their next wait (the ring backend reports the lost peer); one that hangs is
-caught by the watchdog after D2SD_DIST_TIMEOUT seconds (default 120).
+caught by the watchdog after D2SD_DIST_TIMEOUT seconds (default 120; ten times that for the
+first command of a generation, while rank 0 may still be loading).
 """
 
 from __future__ import annotations

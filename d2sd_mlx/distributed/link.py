@@ -64,7 +64,7 @@ class Link:
         self.broken = False  # set once a wait failed: nothing more is sent
         self.times: dict = {}
         self.reset_times()
-        self._waiting: tuple[str, float] | None = None
+        self._waiting: tuple[str, float, float] | None = None  # (what, since, limit)
         self._watch = threading.Thread(target=self._watchdog, name="d2sd-dist-watchdog", daemon=True)
         self._watch.start()
 
@@ -88,19 +88,20 @@ class Link:
         while True:
             time.sleep(min(1.0, self.timeout / 4))
             w = self._waiting
-            if w is not None and time.monotonic() - w[1] > self.timeout:
-                print(f"error: rank {self.rank}: no answer from the other ranks for {self.timeout:.0f} s while "
+            if w is not None and time.monotonic() - w[1] > w[2]:
+                print(f"error: rank {self.rank}: no answer from the other ranks for {w[2]:.0f} s while "
                       f"{w[0]} (a rank died or hangs, or the network is down); exiting "
                       f"(D2SD_DIST_TIMEOUT sets the limit)", file=sys.stderr, flush=True)
                 os._exit(3)
 
     @contextlib.contextmanager
-    def waiting(self, what: str, timer: str = "wait_s"):
-        """Run a blocking distributed step under the watchdog; a lost peer becomes a DistributedError."""
+    def waiting(self, what: str, timer: str = "wait_s", patience: float = 1.0):
+        """Run a blocking distributed step under the watchdog (for `patience` × the timeout); a lost
+        peer becomes a DistributedError."""
         if self.broken:
             raise DistributedError(f"rank {self.rank}: the link to the other ranks is already broken")
         t = time.perf_counter()
-        self._waiting = (what, time.monotonic())
+        self._waiting = (what, time.monotonic(), self.timeout * patience)
         try:
             yield
         except RuntimeError as e:
@@ -112,7 +113,8 @@ class Link:
             self.times[timer] += time.perf_counter() - t
 
     # -- rank 0's commands ----------------------------------------------------------------------
-    def broadcast(self, header: list[int] | None, payload: np.ndarray | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+    def broadcast(self, header: list[int] | None, payload: np.ndarray | None, what: str,
+                  patience: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Rank 0 passes (header, payload); every rank gets them back (int32 numpy arrays)."""
         frame = np.zeros(FRAME, dtype=np.int32)
         if self.rank == 0:
@@ -122,7 +124,7 @@ class Link:
             frame[:HEADER] = head
             first = payload[: FRAME - HEADER]
             frame[HEADER : HEADER + first.size] = first
-        with self.waiting(what, "sync_s"):
+        with self.waiting(what, "sync_s", patience):
             got = mx.distributed.all_sum(mx.array(frame), group=self.group, stream=mx.cpu)
             got = np.array(got)
             head = got[:HEADER]

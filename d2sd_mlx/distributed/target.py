@@ -28,6 +28,7 @@ from .layout import PIPELINE, Layout
 from .link import DistributedError, LeaderError, Link
 
 CAUSAL, TREE, END = 1, 2, 3  # commands
+FIRST_PATIENCE = 10.0  # the wait for a generation's first command may last this many watchdog timeouts
 
 
 class _Cache(list):
@@ -150,9 +151,12 @@ class ShardedTarget(Target):
         """Run rank 0's commands until it ends the generation; raise LeaderError if it failed there."""
         self._caches.clear()
         self.link.reset_times()
+        first = True
         try:
-            while True:
-                head, body = self.link.broadcast(None, None, "waiting for rank 0's next command")
+            while True:  # before a generation's first command rank 0 may still be loading or busy elsewhere
+                head, body = self.link.broadcast(None, None, "waiting for rank 0's next command",
+                                                 FIRST_PATIENCE if first else 1.0)
+                first = False
                 seq, cmd, cid, offset, n, n_taps, n_commit, chunk = (int(x) for x in head[1:9])
                 if seq != self._seq:
                     raise DistributedError(f"rank {self.rank}: expected command {self._seq} from rank 0, got "
