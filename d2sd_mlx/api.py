@@ -134,7 +134,15 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     The last response has finish_reason "stop" (end of sequence), "length" (max_tokens) or
     "context" (the model's context window is full: generation never runs past it).
     Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
+    With a target split over ranks (`load` under `mlx.launch`), call it on every rank: rank 0 yields
+    the responses, the other ranks run rank 0's target passes and yield nothing.
     """
+    session = getattr(bundle.target, "session", None)
+    if session is not None and not bundle.target.in_session:  # split over ranks: d2sd_mlx/distributed
+        args = dict(locals())
+        del args["session"]
+        yield from session(stream_generate(**args))
+        return
     mode = mode or bundle.default_mode
     ids = encode_prompt(bundle, prompt, system=system, raw=raw)
     if block_size is None:

@@ -303,6 +303,8 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
     """Everything the measured times depend on. Two runs may share a calibration only if equal."""
     target_id = {"config": target.config, "model": _config_of(target.model)["class"],
                  "params": _params_signature(target.model)}
+    if getattr(target, "layout_name", None):  # split over ranks (distributed/): its passes cost differently
+        target_id["layout"] = target.layout_name
     return {
         "schema": SCHEMA,
         "target": _digest(target_id),

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .api import check_options, encode_prompt, stream_generate
+from .distributed import LeaderError, world
 from .errors import D2SDError
 from .loading import Bundle, load
 from .types import BUDGETS, MODES
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-chat-template", action="store_true", help="feed the prompt raw, without the chat template")
     p.add_argument("--stats", choices=("text", "json"), default=None, help="print stats at the end (default: none)")
     p.add_argument("--verbose", action="store_true", help="print tokens/s and α to stderr")
+    p.add_argument("--pipeline", action="store_true",
+                   help="under mlx.launch: split the target's layers over the ranks (default there: tensor "
+                        "parallel); rank 0 alone prints")
     return p
 
 
@@ -56,11 +60,16 @@ def main(argv=None) -> int:
     except D2SDError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if prompt is None or prompt == "-":
-        prompt = sys.stdin.read() if (prompt == "-" or not sys.stdin.isatty()) else "Hello!"
+    group = world()
+    rank = group.rank() if group is not None else 0
+    leader = rank == 0  # split over ranks (mlx.launch): rank 0 alone reads the prompt and prints
     try:
-        bundle = load(args.model, args.drafter, args.vp_drafter)
-        ids = prompt_ids(bundle, prompt, args.system_prompt, args.ignore_chat_template)
+        bundle = load(args.model, args.drafter, args.vp_drafter, pipeline=args.pipeline, group=group)
+        if not leader:
+            prompt = ""
+        elif prompt is None or prompt == "-":
+            prompt = sys.stdin.read() if (prompt == "-" or not sys.stdin.isatty()) else "Hello!"
+        ids = prompt_ids(bundle, prompt, args.system_prompt, args.ignore_chat_template) if leader else [0]
         last = None
         for r in stream_generate(
             bundle, ids, mode=args.mode, max_tokens=args.max_tokens, temp=args.temp, top_p=args.top_p,
@@ -69,9 +78,13 @@ def main(argv=None) -> int:
         ):
             print(r.text, end="", flush=True)
             last = r
-    except D2SDError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except LeaderError:  # rank 0 failed and reported it; the other ranks stop quietly
         return 2
+    except D2SDError as e:
+        print(f"error: {e}" if leader else f"error: rank {rank}: {e}", file=sys.stderr)
+        return 2
+    if not leader:
+        return 0
     print()
     if last is not None:
         s = last.stats

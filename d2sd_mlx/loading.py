@@ -9,6 +9,7 @@ import mlx.core as mx
 from mlx_lm.utils import load as mlx_load
 
 from . import cpu_layout as layout
+from . import distributed
 from .config_io import read_json
 from .drafter import DFlashDrafter, load_drafter
 from .errors import D2SDError
@@ -54,7 +55,8 @@ def check_fit(target: Target, drafter: DFlashDrafter, what: str) -> None:
     check_compat(cfg, drafter.config, what)
 
 
-def load_target(path: str | Path) -> Target:
+def load_target(path: str | Path, group=None, pipeline: bool = False) -> Target:
+    """The target at `path`; with a distributed `group`, only this rank's share of it (distributed/)."""
     path = Path(path)
     if not path.exists():
         raise D2SDError(f"{path}: no such model folder (convert Hugging Face checkpoints with `python -m convert.from_hf`)")
@@ -65,11 +67,13 @@ def load_target(path: str | Path) -> Target:
     mt = config.get("model_type")
     if mt not in SUPPORTED:
         raise D2SDError(f"{cfg_file}: model_type {mt!r} is not supported (supported: {', '.join(SUPPORTED)})")
+    plan = distributed.plan_for(config, group, pipeline) if group is not None else None  # before any weight
     try:
-        model, tokenizer = mlx_load(str(path))
+        model, tokenizer = mlx_load(str(path), lazy=plan is not None)
     except Exception as e:
         raise D2SDError(f"{path}: cannot load the target model ({e})") from e
-    return Target(model, tokenizer, config)
+    target = Target(model, tokenizer, config, cpu_layout=plan is None)  # a split target: after the cut
+    return distributed.split(target, group, pipeline, plan) if plan is not None else target
 
 
 def _drafter(path, target: Target, what: str) -> DFlashDrafter:
@@ -85,12 +89,15 @@ def _drafter(path, target: Target, what: str) -> DFlashDrafter:
 
 
 def load(model: str | Path | None = None, drafter: str | Path | None = None,
-         vp_drafter: str | Path | None = None) -> Bundle:
+         vp_drafter: str | Path | None = None, *, pipeline: bool = False, group=None) -> Bundle:
     """Load a target and its drafters.
 
     `model` may be an mlx-lm folder or a bundle folder (bundle.json naming target and drafters);
     with no model the embedded default (SmolLM2-135M-Instruct + our trained drafters) is used.
+    Under `mlx.launch` (or with a `group` of several ranks) the target is split over the ranks:
+    layer slices with pipeline=True, tensor parallel otherwise (see d2sd_mlx/distributed).
     """
+    group = distributed.world(group)
     manifest = None
     if model is None:
         manifest = read_manifest(DEFAULT_BUNDLE) or {"target": "default"}
@@ -106,7 +113,7 @@ def load(model: str | Path | None = None, drafter: str | Path | None = None,
         target_path = ensure_default_target()
     else:
         target_path = manifest["target"]
-    target = load_target(target_path)
+    target = load_target(target_path, group, pipeline)
     if manifest is not None:
         drafter = drafter or manifest.get("drafter")
         vp_drafter = vp_drafter or manifest.get("vp_drafter")

@@ -56,18 +56,20 @@ class Target:
         self.max_context = int(self.config.get("max_position_embeddings") or 0) or 1 << 30
         self.dtype = inner.embed_tokens.weight.dtype
         if cpu_layout and layout.wanted(self.dtype):
-            self._transpose_weights()
+            self.use_cpu_layout()
 
-    def _transpose_weights(self) -> None:
-        """The CPU layout (cpu_layout.py) for every layer's projections and the output head."""
-        for layer in self.layers:
+    def use_cpu_layout(self) -> None:
+        """Store this target's float32 projections and head transposed (cpu_layout.py), in place; the layers
+        and head it holds now (a distributed rank holds only its share: call it after the cut)."""
+        for layer in self.inner.layers:
             layout.transpose_linears(layer)
         lm_head = getattr(self.model, "lm_head", None)
+        embed = getattr(self.inner, "embed_tokens", None)
         if lm_head is not None:
-            if type(lm_head) is nn.Linear:
+            if type(lm_head) is nn.Linear and lm_head.weight.dtype == mx.float32:
                 self.model.lm_head = layout.LinearT(lm_head)
-        elif type(self.inner.embed_tokens) is nn.Embedding:
-            self.inner.embed_tokens = layout.EmbeddingT(self.inner.embed_tokens)
+        elif type(embed) is nn.Embedding and embed.weight.dtype == mx.float32:
+            self.inner.embed_tokens = layout.EmbeddingT(embed)
         mx.eval(self.model.parameters())
 
     # -- pieces -----------------------------------------------------------------------------

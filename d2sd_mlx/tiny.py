@@ -44,11 +44,12 @@ def target_config(kind: str = "llama", vocab: int = 256, hidden: int = 64, layer
     return cfg
 
 
-def make_target(config: dict, seed: int = 0, scale: float = 1.0) -> Target:
+def make_target(config: dict, seed: int = 0, scale: float = 1.0, cpu_layout: bool = True) -> Target:
     """A random mlx-lm model of `config` wrapped as a Target (no tokenizer).
 
     `scale` multiplies the embedding/head weights; larger values make the next-token
-    distribution peakier (fewer near-ties in greedy tests).
+    distribution peakier (fewer near-ties in greedy tests). cpu_layout: see `Target`
+    (pass False for a target that will be split tensor-parallel).
     """
     from mlx_lm.utils import _get_classes
 
@@ -60,7 +61,7 @@ def make_target(config: dict, seed: int = 0, scale: float = 1.0) -> Target:
         if getattr(model, "lm_head", None) is not None:
             model.lm_head.weight = model.lm_head.weight * scale
     mx.eval(model.parameters())
-    return Target(model, None, config)
+    return Target(model, None, config, cpu_layout=cpu_layout)
 
 
 def make_drafter(target_cfg: dict, layers: int = 1, block_size: int = 8, role: str = ROLE_DFLASH,

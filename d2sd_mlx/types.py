@@ -51,6 +51,7 @@ class Stats:
     verify_s: float = 0.0
     peak_memory_gb: float = 0.0
     finish_reason: str = ""  # set on the last response: "stop", "length" or "context"
+    dist: dict | None = None  # a target split over ranks: layout, ranks, passes and rank 0's time by kind
 
     @property
     def alpha(self) -> float:
@@ -98,6 +99,7 @@ class Stats:
             "verify_s": round(self.verify_s, 4),
             "peak_memory_gb": round(self.peak_memory_gb, 4),
             "finish_reason": self.finish_reason,
+            **({"dist": dict(self.dist)} if self.dist is not None else {}),
         }
 
 
