@@ -61,8 +61,9 @@ class Target:
     def use_cpu_layout(self) -> None:
         """Store this target's float32 projections and head transposed (cpu_layout.py), in place; the layers
         and head it holds now (a distributed rank holds only its share: call it after the cut)."""
-        for layer in self.inner.layers:
+        for layer in self.inner.layers:  # one layer at a time: the peak is the model plus one layer's copy
             layout.transpose_linears(layer)
+            mx.eval(layer.parameters())
         lm_head = getattr(self.model, "lm_head", None)
         embed = getattr(self.inner, "embed_tokens", None)
         if lm_head is not None:
