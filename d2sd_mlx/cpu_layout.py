@@ -20,6 +20,8 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
+from .errors import D2SDError
+
 ENV = "D2SD_CPU_LAYOUT"  # "off" keeps MLX's own layout (for before/after measurements)
 
 
@@ -72,7 +74,7 @@ def wanted(dtype) -> bool:
     """Whether the transposed layout pays here: float32 weights on the CPU device, unless D2SD_CPU_LAYOUT=off."""
     mode = os.environ.get(ENV, "auto")
     if mode not in ("auto", "off"):
-        raise ValueError(f"{ENV}: expected 'auto' or 'off', got {mode!r}")
+        raise D2SDError(f"{ENV}: expected 'auto' or 'off', got {mode!r}")
     return mode == "auto" and dtype == mx.float32 and mx.default_device() == mx.cpu
 
 

@@ -1,20 +1,17 @@
 """The import graph (scripts/import_graph.py, read from the source): no circles inside d2sd_mlx, the
 core imports none of the tools (convert, train, app, scripts, tests), metal_kernels only d2sd_mlx.blas."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def ig():
-    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts" / "import_graph.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("import_graph")
 
 
 def test_no_import_circles_in_the_core(ig):

@@ -1,7 +1,6 @@
 """The self-distillation prompt sets: size, variety, multi-turn records, no dev overlap; a row with a history
 encoded as a conversation (chat_template.prompt_ids of prompts.as_prompt)."""
 
-import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 
 from d2sd_mlx.chat_template import prompt_ids
 from d2sd_mlx.prompts import as_prompt, read_prompts
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "d2sd_mlx" / "data"
@@ -17,10 +17,7 @@ DATA = ROOT / "d2sd_mlx" / "data"
 
 @pytest.fixture(scope="module")
 def mp():
-    spec = importlib.util.spec_from_file_location("make_prompts", ROOT / "scripts" / "make_prompts.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("make_prompts")
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ Tolerances (max abs error against an fp32 oracle computed from the same, already
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +17,9 @@ import metal_kernels
 from metal_kernels import (ancestors_from_parents, block_diagonal, pack_mask, tree_attention,
                            tree_attention_reference, unpack_mask)
 from metal_kernels.tree_attention_metal import tree_attention_metal
+from script_loader import load_script
 
-_spec = importlib.util.spec_from_file_location("metal_emulate", Path(__file__).resolve().parents[1] / "scripts" / "metal_emulate.py")
-emulate = importlib.util.module_from_spec(_spec)  # the kernels' source compiled for the CPU (a test tool)
-_spec.loader.exec_module(emulate)
+emulate = load_script("metal_emulate")  # the kernels' source compiled for the CPU (a test tool)
 
 TOL = {mx.float32: (2e-5, 2e-5), mx.bfloat16: (1e-2, 1e-2)}
 NO_METAL = "no Metal backend: mx.metal.is_available() is False"
