@@ -91,9 +91,9 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
             yield Step([tok], [SOURCE_TARGET])
         return
 
-    policy = policy if policy is not None else FixedPolicy(min(opts.branches, gamma - 1) if second is not None else 0)
     gamma, mask_id = opts.block_size, drafter.config.mask_token_id
     n_alt = min(opts.branches, gamma - 1) if second is not None else 0  # alternatives ranked per position
+    policy = policy if policy is not None else FixedPolicy(n_alt)
     split = second is not None and second is not drafter  # the second drafter keeps its own context
     by_second = SOURCE_VP if split else SOURCE_DFLASH
     d_cache = drafter.make_cache()

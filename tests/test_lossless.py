@@ -115,3 +115,25 @@ def test_node_cap_and_branch_counts_stay_lossless(budget):
         assert_same(target, prompt, ref, got, f"branches {branches} cap {cap} budget {budget}")
         if cap is not None:
             assert stats.nodes_verified <= cap * stats.cycles
+
+
+def test_decode_without_a_policy_runs_the_papers_tree():
+    """decode() called directly, with no policy, builds the FixedPolicy itself (K = the ranked alternatives)."""
+    import mlx.core as mx
+
+    from d2sd_mlx.decode import DecodeOptions, decode
+
+    cfg = target_config("llama", vocab=97, layers=3)
+    target = make_target(cfg, seed=2, scale=3.0)
+    prompt = [5, 17, 33, 2]
+    ref = greedy_reference(target, prompt, 20)
+    d, vp = make_drafter(cfg, block_size=6, seed=12), make_drafter(cfg, block_size=6, role=ROLE_VP, seed=22)
+    got, ks = [], []
+    for step in decode(target, d, vp, mx.array(prompt, dtype=mx.int32), DecodeOptions(block_size=6, branches=3)):
+        got += step.tokens
+        if step.cycle is not None:
+            ks.append(step.cycle.branches)
+        if len(got) >= 20:
+            break
+    assert_same(target, prompt, ref, got[:20], "decode() without a policy")
+    assert ks and all(k == 3 for k in ks)  # the fixed tree: every cycle branches min(K, γ-1) = 3 times
