@@ -9,7 +9,8 @@ over 8 / 32 tokens 161 → 124 / 431 → 307 ms; the logits and tap features are
 Applied to float32 models on the CPU device only (Apple GPUs and quantized weights keep their own
 fast paths). The tied embedding becomes `EmbeddingT`, one [H, V] table that serves both the lookup
 (a column gather) and the output head, so no memory is added. A module in this layout is for
-inference: its parameters are named `weight_t`, so it is not saved or trained.
+inference: its parameters are named `weight_t` (not trained); `checkpoint_weights` gives the usual
+names and layout back for saving.
 """
 
 from __future__ import annotations

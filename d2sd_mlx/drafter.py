@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlx.core as mx
-import numpy as np
 import mlx.nn as nn
+import numpy as np
 from mlx_lm.models.cache import KVCache
 from mlx_lm.models.rope_utils import initialize_rope
 
 from metal_kernels import tree_attention
 
+from .cpu_layout import checkpoint_weights
 from .errors import D2SDError
 from .rope import rope_at
 
@@ -409,10 +410,7 @@ def save_drafter(model: DFlashDrafter, path: str | Path, dtype=None) -> None:
     dtype casts the floating-point weights only (the draft vocabulary stays int32)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    weights = dict(nn.utils.tree_flatten(model.parameters()))
-    if any(k.endswith(".weight_t") for k in weights):
-        raise D2SDError(f"{path}: this drafter is in the CPU inference layout (cpu_layout.py, transposed weights); "
-                        "save a copy loaded with load_drafter instead")
+    weights = checkpoint_weights(model)  # z-lab names and layout, also for a drafter in the CPU layout
     if dtype is not None:
         weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})

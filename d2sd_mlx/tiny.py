@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import mlx.core as mx
-import mlx.nn as nn
 
 from .drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, save_drafter
 from .cpu_layout import checkpoint_weights

@@ -7,7 +7,7 @@ import pytest
 from mlx.utils import tree_flatten
 
 from d2sd_mlx import cpu_layout
-from d2sd_mlx.drafter import save_drafter
+from d2sd_mlx.drafter import load_drafter, save_drafter
 from d2sd_mlx.errors import D2SDError
 from d2sd_mlx.target import Target
 from d2sd_mlx.tiny import make_drafter, make_target, target_config
@@ -53,20 +53,23 @@ def test_wrapping_a_moved_model_again_and_the_env_switch(monkeypatch):
     again = Target(t.model, None, cfg)  # reads shape and dtype through the transposed views
     assert again.vocab_rows == 160 and again.dtype == mx.float32
     monkeypatch.setenv(cpu_layout.ENV, "sometimes")
-    with pytest.raises(ValueError, match=cpu_layout.ENV):
+    with pytest.raises(D2SDError, match=cpu_layout.ENV):
         cpu_layout.wanted(mx.float32)
     monkeypatch.setenv(cpu_layout.ENV, "auto")
     assert cpu_layout.wanted(mx.float32) and not cpu_layout.wanted(mx.bfloat16)
 
 
-def test_a_drafter_in_the_cpu_layout_is_not_saved(tmp_path):
+def test_a_drafter_in_the_cpu_layout_saves_in_the_checkpoint_layout(tmp_path):
     cfg = target_config("llama", vocab=160, layers=2)
     target = make_target(cfg, seed=1)
     d = make_drafter(cfg)
+    want = dict(tree_flatten(d.parameters()))
     h = mx.random.normal((1, 8, cfg["hidden_size"]), key=mx.random.key(0))
     before = np.array(d.draft_logits(target, d.norm(h)))
     assert cpu_layout.transpose_linears(d) == 1 + 7 * len(d.layers)  # fc + q,k,v,o + gate,up,down per layer
     np.testing.assert_allclose(np.array(d.draft_logits(target, d.norm(h))), before, rtol=1e-6)
-    with pytest.raises(D2SDError, match="CPU inference layout"):
-        save_drafter(d, tmp_path / "d")
-    assert not (tmp_path / "d" / "model.safetensors").exists()
+    save_drafter(d, tmp_path / "d")
+    back = load_drafter(tmp_path / "d")
+    got = dict(tree_flatten(back.parameters()))
+    assert sorted(got) == sorted(want)  # `weight`, not `weight_t`
+    assert all(np.array_equal(np.array(got[k]), np.array(want[k])) for k in want)
