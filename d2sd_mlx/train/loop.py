@@ -16,7 +16,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 from tqdm import tqdm
 
 from ..atomic import atomic_dir, atomic_file, write_json
-from ..drafter import ROLE_DFLASH, ROLE_VP, DFlashDrafter, DrafterConfig, load_drafter, save_drafter
+from ..drafter import DFlashDrafter, DrafterConfig, load_drafter, save_drafter
 from ..errors import D2SDError
 from .blocks import block_mask, make_blocks
 
@@ -64,7 +64,6 @@ def make_batch(seqs, idx, cfg: TrainConfig, mask_id: int, rng, remap: np.ndarray
         return None
     Tm = max(T for _, T, _ in parts)
     Nm = max(len(b.tokens) for _, _, b in parts)
-    F = parts[0][0].feats.shape[-1]
     B = len(parts)
     tokens = np.zeros((B, Nm), np.int32)
     pos = np.zeros((B, Nm), np.int32)
