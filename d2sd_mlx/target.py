@@ -10,6 +10,7 @@ commit:  append the K/V of the accepted path to the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -119,7 +120,7 @@ class Target:
             mask = "causal" if part.shape[1] > 1 else None
             got = [None] * len(taps)
             for i, (layer, c) in enumerate(zip(self.layers, cache)):
-                h = layer(h, mask, cache=c)
+                h = causal_block(layer, h, mask, c)
                 if i in tapset:
                     got[tapset[i]] = h
             if taps:
@@ -138,7 +139,7 @@ class Target:
         kv = []
         h = self.embed(tokens[None])
         for i, (layer, c) in enumerate(zip(self.layers, cache)):
-            h, layer_kv = _tree_block(layer, h, positions, visible, c)
+            h, layer_kv = tree_block(layer, h, positions, visible, c)
             kv.append(layer_kv)
             if i in tapset:
                 got[tapset[i]] = h
@@ -156,24 +157,74 @@ class Target:
             else:
                 c.update_and_fetch(k[:, :, idx], v[:, :, idx])
 
-def _tree_block(layer, x, positions, visible, cache):
-    """A pre-norm decoder block (llama/qwen2/qwen3 layout) with tree attention; returns (h, (k, v))."""
-    attn = layer.self_attn
-    h = layer.input_layernorm(x)
+# On MLX's CPU backend RoPE and RMSNorm are composed of many small ops; `mx.compile` fuses their
+# elementwise parts into one kernel each, bit for bit the same numbers (tests/test_target.py). On the
+# default target this takes about 8% off a plain step. Elsewhere it is harmless.
+@lru_cache(maxsize=None)
+def _rms_norm(eps: float):
+    return mx.compile(lambda x, w: mx.fast.rms_norm(x, w, eps))
+
+
+def _norm(norm, x):
+    """`norm(x)`, compiled for a plain RMSNorm (the weight is an input, so a new weight is seen)."""
+    return _rms_norm(norm.eps)(x, norm.weight) if type(norm) is nn.RMSNorm else norm(x)
+
+
+def _rope(attn):
+    """`attn.rope` compiled, taking its offset as an array (one trace for every position); kept on `attn`."""
+    fn = getattr(attn, "_d2sd_rope", None)
+    if fn is None:
+        rope = attn.rope
+        fn = mx.compile(lambda x, offset: rope(x, offset=offset))
+        object.__setattr__(attn, "_d2sd_rope", fn)  # a plain attribute: not a parameter of the module
+    return fn
+
+
+def _qkv(attn, h):
+    """Queries, keys, values [B, H, L, D] of a llama/qwen2/qwen3 attention, before RoPE."""
     B, L, _ = h.shape
     q = attn.q_proj(h).reshape(B, L, attn.n_heads, -1)
     k = attn.k_proj(h).reshape(B, L, attn.n_kv_heads, -1)
     v = attn.v_proj(h).reshape(B, L, attn.n_kv_heads, -1).transpose(0, 2, 1, 3)
     if hasattr(attn, "q_norm"):
         q, k = attn.q_norm(q), attn.k_norm(k)
-    q = rope_at(attn.rope, q.transpose(0, 2, 1, 3), positions)
-    k = rope_at(attn.rope, k.transpose(0, 2, 1, 3), positions)
+    return q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3), v
+
+
+def _block_out(layer, x, o):
+    """The rest of a pre-norm block after attention: output projection, residuals, MLP."""
+    B, _, L, _ = o.shape
+    h = x + layer.self_attn.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
+    return h + layer.mlp(_norm(layer.post_attention_layernorm, h))
+
+
+def causal_block(layer, x, mask, cache):
+    """mlx-lm's decoder block, bit for bit, with one RoPE call for queries and keys together.
+
+    RoPE acts on each head alone, so rotating [q; k] stacked on the head axis gives exactly
+    `rope(q), rope(k)`: one call instead of two (on the CPU a RoPE call costs about as much as a
+    576x1536 matmul at one token).
+    """
+    attn = layer.self_attn
+    q, k, v = _qkv(attn, _norm(layer.input_layernorm, x))
+    nq = q.shape[1]
+    qk = _rope(attn)(mx.concatenate([q, k], axis=1), mx.array(cache.offset, dtype=mx.int32))
+    k, v = cache.update_and_fetch(qk[:, nq:], v)
+    o = mx.fast.scaled_dot_product_attention(qk[:, :nq], k, v, scale=attn.scale, mask=mask)
+    return _block_out(layer, x, o)
+
+
+def tree_block(layer, x, positions, visible, cache):
+    """A pre-norm decoder block (llama/qwen2/qwen3 layout) with tree attention; returns (h, (k, v))."""
+    attn = layer.self_attn
+    q, k, v = _qkv(attn, _norm(layer.input_layernorm, x))
+    nq = q.shape[1]
+    qk = rope_at(_rope(attn), mx.concatenate([q, k], axis=1), positions)  # one RoPE call, as in causal_block
+    q, k = qk[:, :nq], qk[:, nq:]
     if cache.keys is None:
         k_ctx = v_ctx = None
     else:
         k_ctx, v_ctx = cache.keys[..., : cache.offset, :], cache.values[..., : cache.offset, :]
     # the mask comes from pack_mask, which checked it once for the whole tree: no per-layer host read
     o = tree_attention(q, k_ctx, v_ctx, k, v, visible, attn.scale, check=False)
-    o = attn.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
-    h = x + o
-    return h + layer.mlp(layer.post_attention_layernorm(h)), (k, v)
+    return _block_out(layer, x, o), (k, v)

@@ -45,3 +45,30 @@ def test_off_and_missing():
     out = _run({blas.ENV: "/nonexistent/libopenblas.so.0"})
     assert out.stdout.split() == ["-", "False"]
     assert out.stderr.count("apt-get install libopenblas0-pthread") == 1 and len(out.stderr.splitlines()) == 1
+
+
+def test_core_for_picks_kernels_the_cpu_has():
+    avx512 = {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}
+    assert blas.core_for("Prescott", avx512) == "SkylakeX"  # Debian's 0.3.21 on a newer Xeon
+    assert blas.core_for("Prescott", {"avx", "avx2", "fma"}) == "Haswell"
+    assert blas.core_for("Haswell", avx512) == "SkylakeX"
+    assert blas.core_for("SkylakeX", avx512) is None and blas.core_for("Cooperlake", avx512) is None
+    assert blas.core_for("Zen", {"avx", "avx2", "fma"}) is None  # OpenBLAS knew the CPU: keep its choice
+    assert blas.core_for("Prescott", {"sse3"}) is None  # nothing better to ask for
+    assert blas.core_for("Prescott", {"avx512f", "avx2", "fma", "avx"}) == "Haswell"  # partial AVX-512
+
+
+@linux
+def test_loaded_kernels_match_the_cpu():
+    """OpenBLAS runs kernels as wide as /proc/cpuinfo allows (it fell back to SSE3 on a CPU it did not know)."""
+    if not _installed():
+        pytest.skip("libopenblas0-pthread is not installed")
+    out = _run({}, "d2sd_mlx")
+    assert out.stdout.split()[0].startswith("libopenblas")
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", blas.ENV, "OPENBLAS_CORETYPE")}
+    probe = subprocess.run([sys.executable, "-c", "import d2sd_mlx; from d2sd_mlx import blas; print(blas.core())"],
+                           env=env, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+    assert probe, "openblas_get_corename gave nothing"
+    assert blas.core_for(probe, blas.cpu_flags()) is None, f"OpenBLAS runs {probe} kernels on a CPU with better ones"

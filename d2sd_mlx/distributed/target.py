@@ -23,7 +23,7 @@ from mlx_lm.models.cache import KVCache
 from metal_kernels import pack_mask
 
 from ..errors import D2SDError
-from ..target import Forward, Target, _tree_block
+from ..target import Forward, Target, causal_block, tree_block
 from .layout import PIPELINE, Layout
 from .link import DistributedError, LeaderError, Link
 
@@ -223,9 +223,9 @@ class ShardedTarget(Target):
             mask = "causal" if tree is None and e - s > 1 else None
             for i, (layer, c) in enumerate(zip(self.layers, cache)):
                 if tree is None:
-                    h = layer(h, mask, cache=c)
+                    h = causal_block(layer, h, mask, c)
                 else:
-                    h, layer_kv = _tree_block(layer, h, positions, visible, c)
+                    h, layer_kv = tree_block(layer, h, positions, visible, c)
                     kv.append(layer_kv)
                 if self.layout.start + i in tap_layers:
                     got.append(h)
