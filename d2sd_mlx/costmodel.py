@@ -37,7 +37,7 @@ from .atomic import write_json
 from .paths import cache_home
 from .tree import build_tree
 
-SCHEMA = 3  # bump when the calibration's contents change: older files are then redone
+SCHEMA = 4  # bump when the calibration's contents or the costs of the passes it times change: older files are then redone
 
 
 def fit_line(xs, ys) -> tuple[float, float]:
@@ -315,7 +315,7 @@ def calibration_key(target, drafter, vp_drafter, gamma: int) -> dict:
         "mlx": mx.__version__,
         "device": f"{mx.default_device()} {_device_name()}".strip(),
         "machine": f"{platform.system()} {platform.machine()} {_cpu_name()} ×{os.cpu_count()}",
-        "blas": blas.loaded(),
+        "blas": f"{blas.loaded()} {blas.core()}".strip(),  # the library and the kernels it chose
     }
 
 
