@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file
+from safetensors.torch import load_file as load_torch_file
 from safetensors.torch import save_file
 
 T0 = time.time()
@@ -477,6 +478,31 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
     return step
 
 
+def load_init(drafter, folder: Path, name: str, cfg: dict, scale, vocab) -> bool:
+    """Continue from an earlier run's NAME-*.safetensors in `folder` (save_drafter's form); False if it has
+    none. Its report.json config and draft vocabulary must be this run's: same recipe, same answers."""
+    parts = sorted(folder.glob(f"{name}-*.safetensors"))
+    if not parts:
+        return False
+    report = folder / "report.json"
+    old = json.loads(report.read_text()).get("configs", {}).get(name) if report.is_file() else None
+    if old != cfg:
+        diff = sorted(k for k in set(cfg) | set(old or {}) if (old or {}).get(k) != cfg.get(k))
+        raise SystemExit(f"{report}: the {name} config differs from this run's in {diff or 'everything'} "
+                         "(pass the same --layers/--vp-layers/--block-size/--taps/--draft-vocab)")
+    sd = {}
+    for p in parts:
+        sd.update(load_torch_file(str(p)))
+    got = sd.pop("draft_vocab", None)
+    if got is None or not np.array_equal(got.numpy(), vocab):
+        raise SystemExit(f"{parts[0]}: its draft vocabulary differs from this run's (trained on other answers?)")
+    sd = {k: v.float() for k, v in sd.items()}
+    sd["fc.weight"] = sd["fc.weight"] * scale.float().cpu()[None, :]  # saved folded onto raw features
+    dev = next(drafter.parameters()).device
+    drafter.load_state_dict({k: v.to(dev) for k, v in sd.items()}, strict=True)
+    return True
+
+
 def save_drafter(drafter, scale, out_dir: Path, name: str, vocab=None, cap: int = 15_000_000) -> None:
     """bf16 weights in checkpoint form (fc folded back onto raw features), packed into files of at
     most `cap` bytes (a device's return limit) as NAME-0.safetensors, NAME-1…; the draft vocabulary
@@ -533,6 +559,8 @@ def main(argv=None):
     ap.add_argument("--log", default=None, help="log file (default /tmp/gpu_distill.log)")
     ap.add_argument("--skip-ref", action="store_true", help="skip the reference check against MLX greedy")
     ap.add_argument("--answers", default=None, help="reuse answers.npz instead of generating")
+    ap.add_argument("--init", default=None, help="an earlier run's --out folder: continue training its drafters "
+                    "(same recipe and answers; pass its answers.npz as --answers)")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -605,6 +633,14 @@ def main(argv=None):
     V = tcfg["vocab_size"]
     counts = np.bincount(np.concatenate([s[m] for s, m in zip(seqs, masks)]), minlength=V)
     vocab = np.sort(np.argsort(-counts, kind="stable")[: args.draft_vocab])
+    if args.init:  # continuing: the drafters' output rows are fixed, so keep their vocabulary
+        first = sorted(Path(args.init).glob("dflash-*.safetensors"))
+        if not first:
+            raise SystemExit(f"{args.init}: no dflash-*.safetensors to continue from")
+        vocab = load_torch_file(str(first[0])).get("draft_vocab")
+        if vocab is None or len(vocab) != args.draft_vocab:
+            raise SystemExit(f"{first[0]}: no draft_vocab of {args.draft_vocab} ids (pass its --draft-vocab)")
+        vocab = vocab.numpy().astype(np.int64)
     cover = counts[vocab].sum() / counts.sum()
     log(f"draft vocabulary: {len(vocab)} tokens cover {cover:.2%} of answer tokens")
     report["draft_vocab"] = {"size": len(vocab), "coverage": float(cover)}
@@ -624,6 +660,12 @@ def main(argv=None):
     drafter = Drafter(dcfg).to(dev)
     with torch.no_grad():
         drafter.norm.weight.copy_(target.norm)
+    init = Path(args.init) if args.init else None
+    if init is not None:
+        if not load_init(drafter, init, "dflash", dcfg, scale, vocab):
+            raise SystemExit(f"{init}: no dflash-*.safetensors to continue from")
+        log(f"dflash: continuing from {init}")
+        report["init"] = str(init)
     report["configs"] = {"dflash": dcfg}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     steps_df = train(drafter, data, head_rows, remap, scale, args, "dflash", t_df, "dflash", out, vocab, emb, 5000)
@@ -632,9 +674,12 @@ def main(argv=None):
 
     vcfg = drafter_config(tcfg, args.vp_layers, args.block_size, taps, args.mask_token_id, "vp_drafter", len(vocab))
     vp = Drafter(vcfg).to(dev)
-    src = drafter.state_dict()
-    missing = vp.load_state_dict({k: v for k, v in src.items() if not k.startswith("layers.") or int(k.split(".")[1]) < args.vp_layers}, strict=False)
-    log(f"vp: warm start from the DFlash drafter's first {args.vp_layers} layers ({missing})")
+    if init is not None and load_init(vp, init, "vp", vcfg, scale, vocab):
+        log(f"vp: continuing from {init}")
+    else:
+        src = drafter.state_dict()
+        missing = vp.load_state_dict({k: v for k, v in src.items() if not k.startswith("layers.") or int(k.split(".")[1]) < args.vp_layers}, strict=False)
+        log(f"vp: warm start from the DFlash drafter's first {args.vp_layers} layers ({missing})")
     report["configs"]["vp"] = vcfg
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     t_vp = deadline_all - time.time() - 10
