@@ -127,14 +127,15 @@ def _better_kernels(path: str, lib):
         return lib
     import _ctypes
 
-    handle = lib._handle
-    del lib
-    _ctypes.dlclose(handle)  # nothing else holds it yet (MLX is not imported), so it unloads
+    _ctypes.dlclose(lib._handle)  # nothing else holds it yet (MLX is not imported), so it unloads
     os.environ["OPENBLAS_CORETYPE"] = want  # read by OpenBLAS's constructor; put back below
     try:
         return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
-    finally:
+    except OSError:  # should not happen (it loaded a moment ago): take it as OpenBLAS picks
         del os.environ["OPENBLAS_CORETYPE"]
+        return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    finally:
+        os.environ.pop("OPENBLAS_CORETYPE", None)
 
 
 def core() -> str:
