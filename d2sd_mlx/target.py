@@ -159,25 +159,30 @@ class Target:
 
 # On MLX's CPU backend RoPE and RMSNorm are composed of many small ops; `mx.compile` fuses their
 # elementwise parts into one kernel each, bit for bit the same numbers (tests/test_target.py). On the
-# default target this takes about 8% off a plain step. Elsewhere it is harmless.
+# default target this takes about 8% off a plain step. Only one-token steps use it: a longer pass is
+# dominated by its matmuls, and every new fused kernel costs a C++ compile (about 0.4 s, cached in
+# MLX's temp folder) the first time a machine runs it.
 @lru_cache(maxsize=None)
 def _rms_norm(eps: float):
     return mx.compile(lambda x, w: mx.fast.rms_norm(x, w, eps))
 
 
 def _norm(norm, x):
-    """`norm(x)`, compiled for a plain RMSNorm (the weight is an input, so a new weight is seen)."""
-    return _rms_norm(norm.eps)(x, norm.weight) if type(norm) is nn.RMSNorm else norm(x)
+    """`norm(x)`; compiled for one token through a plain RMSNorm (the weight is an input: a new one is seen)."""
+    return _rms_norm(norm.eps)(x, norm.weight) if type(norm) is nn.RMSNorm and x.shape[-2] == 1 else norm(x)
 
 
-def _rope(attn):
-    """`attn.rope` compiled, taking its offset as an array (one trace for every position); kept on `attn`."""
+def _rope(attn, x, offset: int):
+    """`attn.rope(x, offset=offset)`; for one token compiled, the offset passed as an array (one trace
+    for every position) and the compiled function kept on `attn`."""
+    if x.shape[-2] != 1:
+        return attn.rope(x, offset=offset)
     fn = getattr(attn, "_d2sd_rope", None)
     if fn is None:
         rope = attn.rope
         fn = mx.compile(lambda x, offset: rope(x, offset=offset))
         object.__setattr__(attn, "_d2sd_rope", fn)  # a plain attribute: not a parameter of the module
-    return fn
+    return fn(x, mx.array(offset, dtype=mx.int32))
 
 
 def _qkv(attn, h):
@@ -208,7 +213,7 @@ def causal_block(layer, x, mask, cache):
     attn = layer.self_attn
     q, k, v = _qkv(attn, _norm(layer.input_layernorm, x))
     nq = q.shape[1]
-    qk = _rope(attn)(mx.concatenate([q, k], axis=1), mx.array(cache.offset, dtype=mx.int32))
+    qk = _rope(attn, mx.concatenate([q, k], axis=1), cache.offset)
     k, v = cache.update_and_fetch(qk[:, nq:], v)
     o = mx.fast.scaled_dot_product_attention(qk[:, :nq], k, v, scale=attn.scale, mask=mask)
     return _block_out(layer, x, o)
@@ -219,7 +224,7 @@ def tree_block(layer, x, positions, visible, cache):
     attn = layer.self_attn
     q, k, v = _qkv(attn, _norm(layer.input_layernorm, x))
     nq = q.shape[1]
-    qk = rope_at(_rope(attn), mx.concatenate([q, k], axis=1), positions)  # one RoPE call, as in causal_block
+    qk = rope_at(attn.rope, mx.concatenate([q, k], axis=1), positions)  # one RoPE call, as in causal_block
     q, k = qk[:, :nq], qk[:, nq:]
     if cache.keys is None:
         k_ctx = v_ctx = None

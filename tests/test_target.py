@@ -25,20 +25,27 @@ def test_causal_forward_equals_mlx_lm_bit_for_bit(kind):
         assert np.array_equal(np.array(a.state[0]), np.array(b.state[0]))
 
 
-def test_one_rope_call_is_two():
-    """causal_block rotates [q; k] together in one compiled RoPE call: the numbers of rotating each."""
+@pytest.mark.parametrize("rows", [5, 1])  # a prefill; a one-token step (RoPE and RMSNorm compiled)
+def test_one_rope_call_is_two(rows):
+    """causal_block rotates [q; k] together in one RoPE call: the numbers of rotating each."""
     t = make_target(target_config("llama", vocab=64, layers=1), seed=2)
-    layer = t.layers[0]
-    x = mx.random.normal((1, 5, 64), key=mx.random.key(1))
-    c1, c2 = t.make_cache(), t.make_cache()
-    a = causal_block(layer, x, "causal", c1[0])
-    b = layer(x, "causal", cache=c2[0])
-    assert np.array_equal(np.array(a), np.array(b))
     other = make_target(target_config("llama", vocab=64, layers=1), seed=2)  # same weights, another rotation
     other.layers[0].self_attn.rope.base = 500.0
-    assert not np.array_equal(np.array(causal_block(other.layers[0], x, "causal", other.make_cache()[0])), np.array(b))
+    layer = t.layers[0]
+    before = mx.random.normal((1, 3, 64), key=mx.random.key(0))
+    x = mx.random.normal((1, rows, 64), key=mx.random.key(1))
+
+    def cache(target):  # three positions already cached: RoPE at position 0 alone would be the identity
+        c = target.make_cache()[0]
+        target.layers[0](before, "causal", cache=c)
+        return c
+
+    a = causal_block(layer, x, "causal", cache(t))
+    b = layer(x, "causal", cache=cache(t))
+    assert np.array_equal(np.array(a), np.array(b))
+    assert not np.array_equal(np.array(causal_block(other.layers[0], x, "causal", cache(other))), np.array(b))
     # the compiled RMSNorm takes its weight as an input: a new weight is used, not the traced one
     layer.input_layernorm.weight = layer.input_layernorm.weight * 2.0
-    c3, c4 = t.make_cache(), t.make_cache()
-    assert np.array_equal(np.array(causal_block(layer, x, "causal", c3[0])), np.array(layer(x, "causal", cache=c4[0])))
-    assert not np.array_equal(np.array(causal_block(layer, x, "causal", t.make_cache()[0])), np.array(b))
+    c = causal_block(layer, x, "causal", cache(t))
+    assert np.array_equal(np.array(c), np.array(layer(x, "causal", cache=cache(t))))
+    assert not np.array_equal(np.array(c), np.array(b))
