@@ -108,19 +108,29 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def corename(lib) -> str:
+def _ask(lib, name: str) -> str:
     try:
-        fn = lib.openblas_get_corename
+        fn = getattr(lib, name)
     except AttributeError:  # not OpenBLAS
         return ""
     fn.restype = ctypes.c_char_p
     return (fn() or b"").decode()
 
 
+def corename(lib) -> str:
+    """The kernel family OpenBLAS chose ('' for another BLAS)."""
+    return _ask(lib, "openblas_get_corename")
+
+
+def dynamic(lib) -> bool:
+    """Whether this OpenBLAS carries kernels for many CPUs (DYNAMIC_ARCH): only then can it switch."""
+    return "DYNAMIC_ARCH" in _ask(lib, "openblas_get_config")
+
+
 def _better_kernels(path: str, lib):
     """Reload OpenBLAS with OPENBLAS_CORETYPE when it fell back to kernels older than this CPU (see above)."""
     core = corename(lib)
-    if not core or os.environ.get("OPENBLAS_CORETYPE") or platform.machine() not in ("x86_64", "AMD64"):
+    if not core or not dynamic(lib) or os.environ.get("OPENBLAS_CORETYPE") or platform.machine() not in ("x86_64", "AMD64"):
         return lib
     want = core_for(core, cpu_flags())
     if want is None:
