@@ -145,7 +145,7 @@ def write_drafter(weights: dict, origin: dict, raw_config: dict, out_dir: Path, 
         if not mx.issubdtype(arr.dtype, mx.floating):
             raise D2SDError(f"{origin.get(name, source)}: tensor {name} has dtype {arr.dtype}; expected floating point")
     model.load_weights(list(weights.items()))
-    progress = log.Progress("load", len(weights))
+    progress = log.Progress("load", len(weights), unit="tensor")
     for name, arr in tree_flatten(model.parameters()):
         try:
             mx.eval(arr)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-import time
+
+from tqdm import tqdm
 
 _quiet = False
 
@@ -24,26 +25,15 @@ def note(msg: str) -> None:
 
 
 class Progress:
-    """`[stage] i/n name` on stderr: rewritten in place on a terminal, a few lines otherwise."""
+    """One stage's progress on stderr, a tqdm bar (`stage: i/n … name`); silent when quiet."""
 
-    def __init__(self, stage: str, total: int, min_interval: float = 2.0):
+    def __init__(self, stage: str, total: int, unit: str = "file"):
         self.stage, self.total, self.i = stage, max(total, 0), 0
-        self.tty = sys.stderr.isatty()
-        self.min_interval = min_interval
-        self.last = 0.0
-        self.t0 = time.monotonic()
+        self.bar = tqdm(total=self.total, desc=stage, unit=unit, file=sys.stderr, disable=_quiet, leave=True)
 
     def step(self, name: str = "") -> None:
         self.i += 1
-        if _quiet:
-            return
-        now = time.monotonic()
-        done = self.i >= self.total
-        if self.tty:
-            sys.stderr.write(f"\r[{self.stage}] {self.i}/{self.total} {name[:60]:<60}")
-            if done:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-        elif done or self.i == 1 or now - self.last >= self.min_interval:
-            print(f"[{self.stage}] {self.i}/{self.total} {name}", file=sys.stderr, flush=True)
-            self.last = now
+        self.bar.set_postfix_str(name[-60:], refresh=False)
+        self.bar.update(1)
+        if self.i >= self.total:
+            self.bar.close()

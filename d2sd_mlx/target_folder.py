@@ -183,7 +183,7 @@ def write_target(
     check_against_model(model, weights, origin, source)
     model.load_weights(list(weights.items()))
 
-    progress = log.Progress("load", len(weights))
+    progress = log.Progress("load", len(weights), unit="tensor")
     for name, arr in weights.items():
         try:
             mx.eval(arr)
