@@ -107,13 +107,17 @@ def _safetensors_shapes(folder: Path) -> dict:
     return shapes
 
 
+def _config_file(folder: Path, kind: str) -> Path:
+    f = folder / "config.json"
+    if not f.is_file():
+        raise D2SDError(f"{folder}: not a {kind} folder (no config.json)")
+    return f
+
+
 def target_config_of(folder: str | Path) -> dict:
     """config.json of an MLX target folder, with `embedding_rows` from the weights when found."""
     folder = Path(folder)
-    f = folder / "config.json"
-    if not f.is_file():
-        raise D2SDError(f"{folder}: not a model folder (no config.json)")
-    cfg = read_json(f, "model config")
+    cfg = read_json(_config_file(folder, "model"), "model config")
     emb = _safetensors_shapes(folder).get("model.embed_tokens.weight")
     if emb:
         cfg["embedding_rows"] = emb[0]
@@ -121,10 +125,7 @@ def target_config_of(folder: str | Path) -> dict:
 
 
 def drafter_config_of(folder: str | Path) -> DrafterConfig:
-    folder = Path(folder)
-    f = folder / "config.json"
-    if not f.is_file():
-        raise D2SDError(f"{folder}: not a drafter folder (no config.json)")
+    f = _config_file(Path(folder), "drafter")
     return DrafterConfig.from_dict(read_json(f, "drafter config"), source=str(f))
 
 
