@@ -104,6 +104,7 @@ class RealEngine:
         self.bundle = None
         self.info: EngineInfo | None = None
         self._generated: list[int] = []
+        self._cache = None  # d2sd_mlx.PromptCache: the last reply's caches, so a follow-up prefills only what is new
 
     def load(self, model, drafter, vp_drafter) -> EngineInfo:
         for label, path in (("model", model), ("drafter", drafter), ("VP drafter", vp_drafter)):
@@ -128,6 +129,7 @@ class RealEngine:
         except (OSError, KeyError) as exc:
             raise EngineError(f"Could not load {model or 'the default bundle'}: {exc}") from exc
         self.bundle = bundle
+        self._cache = d2sd_mlx.PromptCache() if getattr(bundle.target, "session", None) is None else None
         self.info = _bundle_info(bundle, model, drafter, vp_drafter, spec_error)
         return self.info
 
@@ -143,6 +145,7 @@ class RealEngine:
             self.bundle, prompt, mode=mode, max_tokens=max_tokens, temp=params.temp,
             top_p=params.top_p, top_k=params.top_k, seed=params.seed,
             block_size=params.block_size, branches=params.branches, max_nodes=params.max_nodes,
+            prompt_cache=self._cache,
         )
 
     def pieces(self, response):

@@ -17,6 +17,7 @@ _EXPORTS = {
     "generate": ".api", "stream_generate": ".api", "encode_prompt": ".api",
     "Response": ".types", "Stats": ".types",
     "D2SDError": ".errors",
+    "PromptCache": ".prompt_cache",
 }
 
 __all__ = list(_EXPORTS)

@@ -16,6 +16,7 @@ from .decode import DecodeOptions, decode
 from .errors import D2SDError
 from .loading import Bundle, load
 from .policy import FixedPolicy
+from .prompt_cache import PromptCache
 from .sampling import new_seed
 from .types import BUDGETS, MODES, Response, Stats
 
@@ -119,7 +120,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
                     temp: float = 0.0, top_p: float = 0.0, top_k: int = 0, seed: int | None = None,
                     block_size: int | None = None, branches: int = 4, max_nodes: int | None = None,
                     stop_on_eos: bool = True, budget: str | None = None, raw: bool = False,
-                    system: str | None = None) -> Iterator[Response]:
+                    system: str | None = None, prompt_cache: PromptCache | None = None) -> Iterator[Response]:
     """Yield one Response per cycle: the tokens it committed, their text and sources, running stats.
 
     prompt: text (a user message, put in the model's chat template unless raw=True; `system` adds a
@@ -134,10 +135,15 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     The last response has finish_reason "stop" (end of sequence), "length" (max_tokens) or
     "context" (the model's context window is full: generation never runs past it).
     Stop early by closing the generator (or breaking out of the loop): decoding halts within one cycle.
+    prompt_cache: a `PromptCache` shared by the calls of one conversation: each call prefills only what
+    follows the longest prefix it shares with the previous call's prompt and output
+    (`stats.cached_tokens`), and leaves its caches there for the next. Not with a split target.
     With a target split over ranks (`load` under `mlx.launch`), call it on every rank: rank 0 yields
     the responses, the other ranks run rank 0's target passes and yield nothing.
     """
     session = getattr(bundle.target, "session", None)
+    if session is not None and prompt_cache is not None:
+        raise D2SDError("prompt_cache is not supported with a target split over ranks")
     if session is not None and not bundle.target.in_session:  # split over ranks: d2sd_mlx/distributed
         args = dict(locals())
         del args["session"]
@@ -173,13 +179,14 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     mx.reset_peak_memory()
     t_start = time.perf_counter()
     t_first = None
-    steps = decode(bundle.target, drafter, second, mx.array(ids, dtype=mx.int32), opts, policy)
+    steps = decode(bundle.target, drafter, second, mx.array(ids, dtype=mx.int32), opts, policy, prompt_cache)
     try:
         for step in steps:
             now = time.perf_counter()
             if t_first is None:
                 t_first = now
                 stats.prompt_s = stats.ttft_s = now - t_start
+                stats.cached_tokens = prompt_cache.reused if prompt_cache is not None else 0
             elif step.cycle is not None:
                 stats.add_cycle(step.cycle)
             tokens, sources, finish = step.tokens, step.sources, None

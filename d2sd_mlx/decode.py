@@ -25,6 +25,7 @@ import numpy as np
 from metal_kernels import block_diagonal, pack_mask
 
 from .policy import Candidates, FixedPolicy, Outcome
+from .prompt_cache import PromptCache
 from .sampling import Sampler
 from .tree import boundary_posterior, build_tree, walk
 from .types import SOURCE_DFLASH, SOURCE_TARGET, SOURCE_VP, CycleStats
@@ -73,33 +74,42 @@ def plain_steps(target, cache, taps, sample: Sampler, token: int, n: int | None 
         yield int(y[0]), f
 
 
-def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, policy=None) -> Iterator[Step]:
+def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, policy=None,
+           state: PromptCache | None = None) -> Iterator[Step]:
     """Yield committed tokens cycle by cycle, forever (the caller stops on EOS / max tokens).
 
     drafter: the DFlash drafter (None: `ar`); second: the drafter of the branch rows (the VP drafter
     in d2sd, the DFlash drafter itself in dflash2, None in dflash); policy: see policy.py
-    (default: the paper's fixed tree with opts.branches branches).
+    (default: the paper's fixed tree with opts.branches branches). state: a `PromptCache` to start from
+    (its longest common prefix with `prompt` is not prefilled again) and to leave the caches in.
     """
     sample = Sampler(opts.temp, opts.top_p, opts.top_k, opts.seed)
-    cache = target.make_cache()
+    split = second is not None and second is not drafter  # the second drafter keeps its own context
+    state = state if state is not None else PromptCache()
+    ids = prompt.tolist()
+    done = state.prepare(target, drafter, second, split, ids)
+    seq = state.tokens  # prompt + committed tokens: a new cycle's tokens are added before it is yielded
+    cache = state.target
     taps = drafter.config.target_layer_ids if drafter is not None else ()
-    out = target.forward(prompt, cache, taps=taps)
+    out = target.forward(prompt[done:], cache, taps=taps)
     anchor = int(sample(out.logits, [cache[0].offset])[0])
+    seq.append(anchor)
     yield Step([anchor], [SOURCE_TARGET])
     if drafter is None:
         for tok, _ in plain_steps(target, cache, (), sample, anchor):
+            seq.append(tok)
             yield Step([tok], [SOURCE_TARGET])
         return
 
     gamma, mask_id = opts.block_size, drafter.config.mask_token_id
     n_alt = min(opts.branches, gamma - 1) if second is not None else 0  # alternatives ranked per position
     policy = policy if policy is not None else FixedPolicy(n_alt)
-    split = second is not None and second is not drafter  # the second drafter keeps its own context
     by_second = SOURCE_VP if split else SOURCE_DFLASH
-    d_cache = drafter.make_cache()
-    v_cache = (second.make_cache() if split else d_cache) if second is not None else None
-    d_lag = [out.feats]  # committed features the DFlash drafter has not seen yet
-    v_lag = [out.feats] if split else None  # … and the second drafter
+    d_cache, d_lag = state.drafter.cache, state.drafter.lag  # d_lag: committed features the drafter has not read
+    d_lag.append(out.feats)
+    v_cache, v_lag = (state.second.cache, state.second.lag) if split else (d_cache if second is not None else None, None)
+    if split:
+        v_lag.append(out.feats)
     one_row, row_masks, draft_sel = _masks(gamma, 1), {}, mx.arange(1, gamma)
 
     def committed(feats):
@@ -116,6 +126,7 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
                 spent += now - t
                 committed(feats)
                 anchor = tok
+                seq.append(tok)
                 yield Step([tok], [SOURCE_TARGET], CycleStats(1, "none", 1, 0, 0.0, now - t, drafted=False))
                 t = time.perf_counter()
             policy.observe_plain(spent, n_plain)
@@ -159,6 +170,7 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
             anchor = tok
             t2 = time.perf_counter()
             policy.observe(Outcome(None, None, None, 1, len(starts), t_d - t0, t1 - t_d, t2 - t1))
+            seq.append(tok)
             yield Step([tok], [SOURCE_TARGET], CycleStats(1, "none", 1, len(starts), t1 - t0, t2 - t1))
             continue
 
@@ -175,6 +187,7 @@ def decode(target, drafter, second, prompt: mx.array, opts: DecodeOptions, polic
         anchor = emitted[-1]
         sources = [tree.sources[i] for i in path[1:]] + [SOURCE_TARGET]
         winner = tree.rows[path[-1]] if len(path) > 1 else "none"
+        seq.extend(emitted)
         yield Step(emitted, sources, CycleStats(len(emitted), winner, tree.size, len(starts), t1 - t0, t2 - t1))
 
 

@@ -37,6 +37,7 @@ class Stats:
     budget: str = ""  # "fixed" or "auto" for the speculative modes
     seed: int | None = None  # the sampling seed (drawn per request when not given): replays the run at T>0
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens taken from a PromptCache (not prefilled again)
     prompt_s: float = 0.0
     generation_tokens: int = 0
     generation_s: float = 0.0
@@ -60,7 +61,8 @@ class Stats:
 
     @property
     def prompt_tps(self) -> float:
-        return self.prompt_tokens / self.prompt_s if self.prompt_s > 0 else 0.0
+        """Prompt tokens prefilled per second (cached ones are not counted)."""
+        return (self.prompt_tokens - self.cached_tokens) / self.prompt_s if self.prompt_s > 0 else 0.0
 
     @property
     def generation_tps(self) -> float:
@@ -82,6 +84,7 @@ class Stats:
         return {
             "mode": self.mode,
             "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
             "prompt_tps": round(self.prompt_tps, 3),
             "generation_tokens": self.generation_tokens,
             "generation_tps": round(self.generation_tps, 3),

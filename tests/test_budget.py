@@ -456,9 +456,9 @@ def test_the_api_hands_the_budget_to_the_decode_loop(monkeypatch):
     seen = {}
     real = api.decode
 
-    def spy(target, drafter, second, prompt, opts, policy=None):
+    def spy(target, drafter, second, prompt, opts, policy=None, state=None):
         seen["policy"] = policy
-        return real(target, drafter, second, prompt, opts, policy)
+        return real(target, drafter, second, prompt, opts, policy, state)
 
     monkeypatch.setattr(api, "decode", spy)
     cfg = target_config("llama", vocab=97, layers=2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Callable
 
+from ..prompt_cache import PromptCache
 from .generation import generate_pieces
 from .handler import Handler
 from .request import Defaults
@@ -41,6 +42,7 @@ class D2SDServer(ThreadingHTTPServer):
         self.config = config
         self.created = int(time.time())
         self.bundle = None
+        self.prompt_cache = None
         self.worker = Worker(config.queue_size)
         if ":" in host:
             self.address_family = socket.AF_INET6
@@ -50,6 +52,8 @@ class D2SDServer(ThreadingHTTPServer):
     def load(self, load_bundle: Callable[[], object]) -> None:
         """Load the bundle on the worker thread (call before serving)."""
         self.bundle = self.worker.call(load_bundle)
+        split = getattr(self.bundle.target, "session", None) is not None
+        self.prompt_cache = None if split else PromptCache()  # used on the worker thread only
         self.vocab_size = int(self.bundle.target.config.get("vocab_size") or self.bundle.target.vocab_rows)
         self.modes = available_modes(self.bundle)
 
@@ -59,7 +63,7 @@ class D2SDServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def job(self, req, ids: list[int], max_tokens: int) -> Job:
-        return Job(lambda cancelled: generate_pieces(self.bundle, req, ids, max_tokens, cancelled),
+        return Job(lambda cancelled: generate_pieces(self.bundle, req, ids, max_tokens, cancelled, self.prompt_cache),
                    name=f"{req.kind} request ({len(ids)} prompt tokens, {req.mode})")
 
     def warm_up(self) -> None:

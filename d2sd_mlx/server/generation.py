@@ -26,12 +26,14 @@ class Piece:
 
 
 def generate_pieces(bundle, req: CompletionRequest, ids: list[int], max_tokens: int,
-                    cancelled: Callable[[], bool] = lambda: False) -> Iterator[Piece]:
-    """Yield one Piece per decode cycle; stop within one cycle once `cancelled()` is true."""
+                    cancelled: Callable[[], bool] = lambda: False, prompt_cache=None) -> Iterator[Piece]:
+    """Yield one Piece per decode cycle; stop within one cycle once `cancelled()` is true.
+    prompt_cache: the server's `PromptCache` (requests run one at a time: a client resending its
+    conversation prefills only what is new)."""
     stops = StopMatcher(req.stop)
     steps = stream_generate(
         bundle, ids, mode=req.mode, max_tokens=max_tokens, temp=req.temperature, top_p=req.top_p,
-        top_k=req.top_k, seed=req.seed, budget=req.budget,
+        top_k=req.top_k, seed=req.seed, budget=req.budget, prompt_cache=prompt_cache,
     )
     last = None
     try:

@@ -31,6 +31,7 @@ def usage(prompt_tokens: int, completion_tokens: int, stats: dict | None) -> dic
     u = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
          "total_tokens": prompt_tokens + completion_tokens}
     if stats is not None:
+        u["prompt_tokens_details"] = {"cached_tokens": int(stats.get("cached_tokens", 0))}  # OpenAI's field
         u["d2sd"] = d2sd_stats(stats)
     return u
 

@@ -91,3 +91,25 @@ def test_broken_explicit_drafter_is_an_error_never_a_substitute(bundle_dir, tmp_
     rc = oneshot.run(RealEngine(), "hi", Params(max_tokens=4), model=str(bundle_dir), drafter=str(broken),
                      stats=True, out=out, err=err)
     assert rc == 2 and out.getvalue() == "" and "broken-dflash" in err.getvalue()
+
+
+def test_follow_up_turns_prefill_only_what_is_new(bundle_dir):
+    """The engine keeps the last reply's caches: the next turn reuses the history it shares, and the
+    reply equals a fresh engine's (lossless at T=0)."""
+    engine = RealEngine()
+    engine.load(str(bundle_dir), None, None)
+    messages = [{"role": "user", "content": "hello there"}]
+    last_prompt = 0
+    for turn, question in enumerate(("and then?", "one more")):
+        responses = list(engine.stream(messages, Params(max_tokens=10)))
+        reply, stats = "".join(r.text for r in responses), responses[-1].stats
+        # the last prompt at least (a random model's reply text may not re-encode to the tokens it chose)
+        assert stats.cached_tokens >= last_prompt and (stats.cached_tokens > 0) == (turn > 0)
+        last_prompt = stats.prompt_tokens
+        fresh = RealEngine()
+        fresh.load(str(bundle_dir), None, None)
+        assert reply == "".join(r.text for r in fresh.stream(messages, Params(max_tokens=10)))
+        messages = messages + [{"role": "assistant", "content": reply}, {"role": "user", "content": question}]
+    # a new model drops the caches: nothing is reused across bundles
+    engine.load(str(bundle_dir), None, None)
+    assert list(engine.stream(messages, Params(max_tokens=2)))[-1].stats.cached_tokens == 0

@@ -129,3 +129,17 @@ def test_bad_request_reaches_the_client_as_an_error(client):
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="tiny", messages=[], max_tokens=8)
     assert e.value.status_code == 400 and e.value.body["param"] == "messages"
+
+
+def test_follow_up_reuses_the_conversation(client, bundle):
+    """A client resends the whole conversation: the server prefills only what follows the part it
+    still holds (usage.prompt_tokens_details.cached_tokens), and the reply is what a fresh run gives."""
+    first = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12, temperature=0,
+                                           extra_body={"mode": "d2sd"})
+    follow = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
+                         {"role": "user", "content": "And of Spain?"}]
+    r = client.chat.completions.create(model="tiny", messages=follow, max_tokens=12, temperature=0,
+                                       extra_body={"mode": "d2sd"})
+    cached = r.usage.prompt_tokens_details.cached_tokens
+    assert len(chat_ids(bundle, MESSAGES)) <= cached < r.usage.prompt_tokens
+    assert r.choices[0].message.content == generate(bundle, chat_ids(bundle, follow), mode="d2sd", max_tokens=12)
