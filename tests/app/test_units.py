@@ -125,3 +125,13 @@ def test_check_model_dir_reasons(tmp_path):
     assert compatible(cand, 10) == ""
     assert "vocabulary mismatch" in compatible(cand, 49152)
     assert "not a drafter" in compatible(Candidate("p", "n", "target", 10, 1, None), 10)
+
+
+def test_status_line_says_how_much_of_the_prompt_was_reused():
+    from d2sd_mlx.types import Stats
+
+    s = Stats(mode="ar", prompt_tokens=400, generation_tokens=20, generation_s=1.0, ttft_s=0.3)
+    assert "TTFT 0.30 s ·" in metrics.status_line(s, INFO)
+    s.cached_tokens = 380
+    assert "TTFT 0.30 s (380 cached) ·" in metrics.status_line(s, INFO)
+    assert "ctx 420/" in metrics.status_line(s, INFO)
