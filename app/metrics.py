@@ -31,7 +31,7 @@ def status_line(stats, info: EngineInfo | None, state: str = "") -> str:
     parts = [
         state,
         f"{stats.generation_tps:.1f} tok/s",
-        f"TTFT {stats.ttft_s:.2f} s" + (f" ({stats.cached_tokens} cached)" if getattr(stats, "cached_tokens", 0) else ""),
+        f"TTFT {stats.ttft_s:.2f} s" + (f" ({stats.cached_tokens} cached)" if stats.cached_tokens else ""),
         f"{stats.generation_tokens} tokens",
         f"ctx {used}/{info.max_context if info else '?'}",
         f"peak {stats.peak_memory_gb:.2f} GB",

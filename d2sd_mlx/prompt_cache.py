@@ -27,19 +27,25 @@ class Context:
     lag: list = field(default_factory=list)
 
     @property
+    def cached(self) -> int:
+        """Positions in the cache (every layer's: a pass stopped midway leaves the first layers ahead)."""
+        return min((c.offset for c in self.cache), default=0)
+
+    @property
     def count(self) -> int:
-        """Positions covered: in the cache, then in the lag."""
-        return (self.cache[0].offset if self.cache else 0) + sum(f.shape[0] for f in self.lag)
+        """Positions covered: in the cache, then in the lag (the lag follows only a whole cache)."""
+        ahead = any(c.offset != self.cached for c in self.cache)
+        return self.cached + (0 if ahead else sum(f.shape[0] for f in self.lag))
 
     def trim_to(self, n: int) -> None:
         """Keep the first n positions (cache first, then the lag)."""
-        have = self.cache[0].offset if self.cache else 0
-        if n >= have:
+        have = self.cached
+        if n >= have and n > 0 and all(c.offset == have for c in self.cache):
             pending = (mx.concatenate(self.lag) if len(self.lag) > 1 else self.lag[0]) if self.lag else None
             self.lag = [pending[: n - have]] if pending is not None and n > have else []
         else:
             for c in self.cache:
-                c.kv.trim(have - n)
+                c.kv.trim(c.offset - min(n, c.offset))
             self.lag = []
 
 

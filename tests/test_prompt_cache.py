@@ -163,3 +163,28 @@ def test_drafters_see_the_same_context_as_a_fresh_prefill(mode):
             for ca, cb in zip(a.cache, b.cache):
                 ka, kb = ca.kv.keys[..., :n, :], cb.kv.keys[..., :n, :]
                 assert mx.allclose(ka, kb, atol=1e-4).item()
+
+
+def test_a_pass_stopped_midway_is_trimmed_away():
+    """An exception inside a drafter pass (after some layers appended context) or between a verify's
+    layer commits leaves the caches uneven: the next call uses only what every layer holds."""
+    cfg = target_config("llama", vocab=97, layers=3)
+    target = make_target(cfg, seed=7, scale=3.0)
+    bundle = Bundle(target, make_drafter(cfg, layers=2, block_size=5, seed=17), None)
+    p = list(range(40, 52))
+    cache = PromptCache()
+    out, _ = run(bundle, p, "dflash", cache)
+    import mlx.core as mx
+
+    extra = mx.zeros((1, cache.drafter.cache[0].kv.keys.shape[1], 2, cache.drafter.cache[0].kv.keys.shape[-1]))
+    cache.drafter.cache[0].append(extra, extra)  # the first drafter layer ran ahead of the second
+    assert cache.drafter.count == cache.drafter.cache[1].offset
+    nxt = p + out[:8]
+    got, s = run(bundle, nxt, "dflash", cache)
+    assert 0 < s.cached_tokens <= len(nxt) - 1
+    assert got == greedy_reference(target, nxt, N)
+    assert len({c.offset for c in cache.drafter.cache}) == 1
+    target_layer = cache.target[1]
+    target_layer.trim(3)  # a commit that stopped after the first layer: start afresh
+    got, s = run(bundle, nxt, "dflash", cache)
+    assert s.cached_tokens == 0 and got == greedy_reference(target, nxt, N)
