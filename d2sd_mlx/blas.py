@@ -14,7 +14,8 @@ Intel MKL, when installed in this environment from PyPI (`pip install mkl`, whic
 OpenMP runtime), is preferred over OpenBLAS: on the project's 2-core Xeon a plain decode step of the
 default model took 54-57 ms against 90 ms, because MKL multiplies the few-row matrices of decoding
 and verifying without repacking the weights on every call. `D2SD_BLAS=openblas` keeps OpenBLAS;
-`D2SD_BLAS=mkl` insists on MKL (or says why not).
+`D2SD_BLAS=mkl` insists on MKL (or says why not). MKL's default kernels round by the inputs' memory
+alignment (`alignment_free`); `MKL_CBWR=AUTO,STRICT` removes that, and most of the speed-up with it.
 
 OpenBLAS picks its kernels from the CPU model. A release older than the CPU does not know the model
 and falls back to its oldest x86-64 kernels (Prescott, SSE3): on the project's Xeon (model 207,
@@ -196,6 +197,14 @@ def _better_kernels(path: str, lib):
         return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
     finally:
         os.environ.pop("OPENBLAS_CORETYPE", None)
+
+
+def alignment_free() -> bool:
+    """Whether products are bit for bit the same wherever their inputs sit in memory. MKL's default
+    kernels round differently with the inputs' alignment (so two paths through the same numbers can
+    differ in the last bits); MKL_CBWR=AUTO,STRICT makes them independent of it, at most of MKL's
+    speed-up. OpenBLAS and MLX's own BLAS are."""
+    return core() != "mkl" or "STRICT" in os.environ.get("MKL_CBWR", "").upper()
 
 
 def core() -> str:
