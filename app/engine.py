@@ -104,7 +104,7 @@ class RealEngine:
         self.bundle = None
         self.info: EngineInfo | None = None
         self._generated: list[int] = []
-        self._cache = None  # d2sd_mlx.PromptCache: the last reply's caches, so a follow-up prefills only what is new
+        self._caches: list = []  # d2sd_mlx.PromptCache per recent conversation, least recently used first
 
     def load(self, model, drafter, vp_drafter) -> EngineInfo:
         for label, path in (("model", model), ("drafter", drafter), ("VP drafter", vp_drafter)):
@@ -129,7 +129,7 @@ class RealEngine:
         except (OSError, KeyError) as exc:
             raise EngineError(f"Could not load {model or 'the default bundle'}: {exc}") from exc
         self.bundle = bundle
-        self._cache = d2sd_mlx.PromptCache() if getattr(bundle.target, "session", None) is None else None
+        self._caches = []  # another model: nothing cached applies
         self.info = _bundle_info(bundle, model, drafter, vp_drafter, spec_error)
         return self.info
 
@@ -141,12 +141,43 @@ class RealEngine:
         mode, _ = resolve_mode(params.mode, self.info)
         prompt, max_tokens = self._fit(messages, params.max_tokens)
         self._generated = list(prompt[-self.CONTEXT_TOKENS :])
+        cache = self._cache_for(prompt)
         return stream_generate(
             self.bundle, prompt, mode=mode, max_tokens=max_tokens, temp=params.temp,
             top_p=params.top_p, top_k=params.top_k, seed=params.seed,
             block_size=params.block_size, branches=params.branches, max_nodes=params.max_nodes,
-            prompt_cache=self._cache,
+            prompt_cache=cache,
         )
+
+    MAX_CACHES = 3  # conversations whose caches are kept (switching between chats keeps theirs)
+
+    def _cache_for(self, prompt: list[int]):
+        """The cache of the conversation `prompt` continues: the one sharing the longest prefix with it,
+        when that prefix holds the cache's last prompt (a follow-up) or nearly all of this one (a
+        regenerated reply); else a fresh one, in place of the least recently used when all are taken."""
+        if getattr(self.bundle.target, "session", None) is not None:
+            return None  # a target split over ranks takes no prompt cache
+        from d2sd_mlx import PromptCache
+
+        def shared(c) -> int:
+            n = 0
+            for a, b in zip(c.tokens, prompt):
+                if a != b:
+                    break
+                n += 1
+            return n
+
+        best = max(self._caches, key=shared, default=None)
+        if best is None or (shared(best) < best.prompt_len and shared(best) < 0.9 * len(prompt)):
+            if len(self._caches) < self.MAX_CACHES:
+                best = PromptCache()
+            else:
+                best = self._caches[0]
+                best.clear()
+        if best in self._caches:
+            self._caches.remove(best)
+        self._caches.append(best)
+        return best
 
     def pieces(self, response):
         tok = self.bundle.target.tokenizer

@@ -58,6 +58,7 @@ class PromptCache:
     drafter: Context | None = None  # the DFlash drafter's context (None in `ar`)
     second: Context | None = None  # the second drafter's own context (d2sd's VP drafter), else None
     key: tuple = ()
+    prompt_len: int = 0  # the last call's prompt tokens (tokens[:prompt_len])
     reused: int = 0  # prompt tokens the last call took from the cache
 
     @property
@@ -66,7 +67,8 @@ class PromptCache:
         return self.target[0].offset if self.target else 0
 
     def clear(self) -> None:
-        self.tokens, self.target, self.drafter, self.second, self.key, self.reused = [], None, None, None, (), 0
+        self.tokens, self.target, self.drafter, self.second, self.key = [], None, None, None, ()
+        self.prompt_len = self.reused = 0
 
     def prepare(self, target, drafter, second, split: bool, ids: list[int]) -> int:
         """Make the caches ready for prompt `ids`; return how many of its tokens are already cached
@@ -89,6 +91,7 @@ class PromptCache:
                 if ctx is not None:
                     ctx.trim_to(keep)
         self.tokens = list(ids)
+        self.prompt_len = len(ids)
         self.reused = keep
         return keep
 

@@ -113,3 +113,32 @@ def test_follow_up_turns_prefill_only_what_is_new(bundle_dir):
     # a new model drops the caches: nothing is reused across bundles
     engine.load(str(bundle_dir), None, None)
     assert list(engine.stream(messages, Params(max_tokens=2)))[-1].stats.cached_tokens == 0
+
+
+def test_switching_chats_keeps_each_conversations_cache(bundle_dir):
+    engine = RealEngine()
+    engine.load(str(bundle_dir), None, None)
+    chats = {name: [{"role": "user", "content": f"tell me about {name} please"}] for name in ("cats", "boats", "maps")}
+    for name, messages in chats.items():  # one reply each: three conversations
+        reply = "".join(r.text for r in engine.stream(messages, Params(max_tokens=6)))
+        messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": "more"}]
+    assert len(engine._caches) == RealEngine.MAX_CACHES
+    for name in ("cats", "boats"):  # back to earlier chats: their history is still cached
+        last = list(engine.stream(chats[name], Params(max_tokens=2)))[-1]
+        assert last.stats.cached_tokens >= len(engine._encode(chats[name][:1])), name
+    # a fourth conversation takes the least recently used cache (maps'), not a busy one
+    list(engine.stream([{"role": "user", "content": "something else entirely"}], Params(max_tokens=2)))
+    last = list(engine.stream(chats["cats"], Params(max_tokens=2)))[-1]
+    assert last.stats.cached_tokens >= len(engine._encode(chats["cats"][:1]))
+    assert len(engine._caches) == RealEngine.MAX_CACHES
+
+
+def test_regenerating_a_long_reply_reuses_its_prompt(bundle_dir):
+    engine = RealEngine()
+    engine.load(str(bundle_dir), None, None)
+    messages = [{"role": "user", "content": "hi"}]
+    first = list(engine.stream(messages, Params(max_tokens=40)))  # a reply longer than the prompt
+    again = list(engine.stream(messages, Params(max_tokens=40)))  # regenerate: the same prompt
+    assert again[-1].stats.cached_tokens == first[-1].stats.prompt_tokens - 1
+    assert "".join(r.text for r in again) == "".join(r.text for r in first)
+    assert len(engine._caches) == 1
