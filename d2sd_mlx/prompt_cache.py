@@ -14,6 +14,7 @@ or `ar`, which computes no features) or another target starts afresh.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import mlx.core as mx
@@ -57,7 +58,7 @@ class PromptCache:
     target: list | None = None  # the target's per-layer KV caches
     drafter: Context | None = None  # the DFlash drafter's context (None in `ar`)
     second: Context | None = None  # the second drafter's own context (d2sd's VP drafter), else None
-    key: tuple = ()
+    owners: tuple = ()  # weak references to the target and drafters the caches belong to
     prompt_len: int = 0  # the last call's prompt tokens (tokens[:prompt_len])
     reused: int = 0  # prompt tokens the last call took from the cache
 
@@ -67,15 +68,15 @@ class PromptCache:
         return self.target[0].offset if self.target else 0
 
     def clear(self) -> None:
-        self.tokens, self.target, self.drafter, self.second, self.key = [], None, None, None, ()
+        self.tokens, self.target, self.drafter, self.second, self.owners = [], None, None, None, ()
         self.prompt_len = self.reused = 0
 
     def prepare(self, target, drafter, second, split: bool, ids: list[int]) -> int:
         """Make the caches ready for prompt `ids`; return how many of its tokens are already cached
         (always fewer than len(ids): the last prompt token is fed again for the first logits)."""
-        key = (id(target), id(drafter) if drafter is not None else None, id(second) if split else None)
+        owners = (target, drafter, second if split else None)
         keep = 0
-        if key == self.key and self.target is not None and self._consistent():
+        if self._owned_by(owners) and self.target is not None and self._consistent():
             limit = min(self._usable(), len(ids) - 1)
             while keep < limit and self.tokens[keep] == ids[keep]:
                 keep += 1
@@ -83,7 +84,7 @@ class PromptCache:
             self.target = target.make_cache()
             self.drafter = Context(drafter.make_cache()) if drafter is not None else None
             self.second = Context(second.make_cache()) if split else None
-            self.key = key
+            self.owners = tuple(None if o is None else weakref.ref(o) for o in owners)
         else:
             for c in self.target:
                 c.trim(c.offset - keep)
@@ -95,6 +96,13 @@ class PromptCache:
         self.reused = keep
         return keep
 
+    def _owned_by(self, owners: tuple) -> bool:
+        """Whether the caches were built for these very objects (weak references: an id could be reused
+        by another model after the first is freed)."""
+        if len(owners) != len(self.owners):
+            return False
+        return all((r is None and o is None) or (r is not None and o is not None and r() is o)
+                   for r, o in zip(self.owners, owners))
 
     def _consistent(self) -> bool:
         """Trimmable target caches that agree with each other and with the tokens (a generation stopped by

@@ -188,3 +188,19 @@ def test_a_pass_stopped_midway_is_trimmed_away():
     target_layer.trim(3)  # a commit that stopped after the first layer: start afresh
     got, s = run(bundle, nxt, "dflash", cache)
     assert s.cached_tokens == 0 and got == greedy_reference(target, nxt, N)
+
+
+def test_a_freed_model_never_lends_its_cache_to_a_new_one():
+    """The caches are tied to the objects themselves, not to their ids (which a new model can reuse)."""
+    import gc
+
+    p = list(range(4, 14))
+    cache = PromptCache()
+    _, b1 = setup("llama", 0)
+    run(b1, p, "ar", cache)
+    assert cache._owned_by((b1.target, None, None))
+    del b1
+    gc.collect()
+    target2, b2 = setup("llama", 3)
+    out, s = run(b2, p + [3], "ar", cache)
+    assert s.cached_tokens == 0 and out == greedy_reference(target2, p + [3], N)
