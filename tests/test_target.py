@@ -56,3 +56,38 @@ def test_one_rope_call_is_two(rows):
     c = causal_block(layer, x, "causal", cache(t))
     assert np.array_equal(np.array(c), np.array(layer(x, "causal", cache=cache(t))))
     assert not np.array_equal(np.array(c), np.array(b))
+
+
+def test_long_prompts_are_prefilled_in_chunks_with_the_same_result():
+    """A prompt longer than `prefill_chunk` goes in several causal passes (cheaper on the CPU: see
+    Target.__init__): its logits and cache match one pass to float rounding, and decoding after it is
+    still mlx-lm's greedy decoding."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from oracle import greedy_reference
+
+    from d2sd_mlx import Bundle, stream_generate
+    from d2sd_mlx.drafter import ROLE_VP
+    from d2sd_mlx.tiny import make_drafter
+
+    assert make_target(target_config("llama", vocab=97, layers=2)).prefill_chunk == (
+        512 if mx.default_device() == mx.cpu else 2048)
+    cfg = target_config("qwen3", vocab=97, layers=3)
+    t = make_target(cfg, seed=4, scale=3.0)
+    prompt = np.random.default_rng(0).integers(0, 96, size=45).tolist()
+    whole, parts = t.make_cache(), t.make_cache()
+    one = t.forward(mx.array(prompt, dtype=mx.int32), whole, taps=(1,), chunk=64)
+    t.prefill_chunk = 16  # 16 + 16 + 13
+    split = t.forward(mx.array(prompt, dtype=mx.int32), parts, taps=(1,))
+    assert parts[0].offset == whole[0].offset == 45
+    assert mx.allclose(split.logits, one.logits, atol=1e-4).item()
+    assert mx.allclose(split.feats, one.feats, atol=1e-4).item() and split.feats.shape == (45, cfg["hidden_size"])
+    bundle = Bundle(t, make_drafter(cfg, block_size=5, seed=1), make_drafter(cfg, block_size=5, role=ROLE_VP, seed=2))
+    want = greedy_reference(t, prompt, 20)
+    for mode in ("ar", "d2sd"):
+        got = []
+        for r in stream_generate(bundle, prompt, mode=mode, max_tokens=20):
+            got += r.tokens
+        assert got == want, mode
