@@ -155,9 +155,10 @@ class RealEngine:
         """The cache of the conversation `prompt` continues: the one sharing the longest prefix with it,
         when that prefix holds the cache's last prompt (a follow-up) or nearly all of this one (a
         regenerated reply); else a fresh one, in place of the least recently used when all are taken."""
-        if getattr(self.bundle.target, "session", None) is not None:
+        from d2sd_mlx.prompt_cache import PromptCache, supported
+
+        if not supported(self.bundle.target):
             return None  # a target split over ranks takes no prompt cache
-        from d2sd_mlx import PromptCache
 
         def shared(c) -> int:
             n = 0
@@ -167,8 +168,8 @@ class RealEngine:
                 n += 1
             return n
 
-        best = max(self._caches, key=shared, default=None)
-        if best is None or (shared(best) < best.prompt_len and shared(best) < 0.9 * len(prompt)):
+        n, best = max(((shared(c), c) for c in self._caches), key=lambda p: p[0], default=(0, None))
+        if best is None or (n < best.prompt_len and n < 0.9 * len(prompt)):
             if len(self._caches) < self.MAX_CACHES:
                 best = PromptCache()
             else:

@@ -17,6 +17,7 @@ from .errors import D2SDError
 from .loading import Bundle, load
 from .policy import FixedPolicy
 from .prompt_cache import PromptCache
+from .prompt_cache import supported as prompt_cache_supported
 from .sampling import new_seed
 from .types import BUDGETS, MODES, Response, Stats
 
@@ -142,7 +143,7 @@ def stream_generate(bundle: Bundle, prompt, *, mode: str | None = None, max_toke
     the responses, the other ranks run rank 0's target passes and yield nothing.
     """
     session = getattr(bundle.target, "session", None)
-    if session is not None and prompt_cache is not None:
+    if prompt_cache is not None and not prompt_cache_supported(bundle.target):
         raise D2SDError("prompt_cache is not supported with a target split over ranks")
     if session is not None and not bundle.target.in_session:  # split over ranks: d2sd_mlx/distributed
         args = dict(locals())

@@ -120,5 +120,10 @@ class PromptCache:
         return n
 
 
+def supported(target) -> bool:
+    """Whether `stream_generate` takes a prompt cache for this target (not for one split over ranks)."""
+    return getattr(target, "session", None) is None
+
+
 def _trimmable(c) -> bool:
     return getattr(c, "is_trimmable", lambda: False)()

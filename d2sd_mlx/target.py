@@ -108,9 +108,8 @@ class Target:
         """One pass of the target over tokens (int32 [N]) after the committed cache.
 
         tree=None: the tokens are the next N of the sequence (prompt prefill, a plain step): causal
-        attention, their K/V are appended to the cache (in chunks of `chunk` tokens, default
-        `prefill_chunk`), and only the last
-        position's logits are returned ([1, V]). tree=a `tree.Tree` over these tokens: node i sits at
+        attention, their K/V are appended to the cache (in passes of `chunk` tokens, default
+        `prefill_chunk`), and only the last position's logits are returned ([1, V]). tree=a `tree.Tree` over these tokens: node i sits at
         position offset + depth(i) and attends to the cache and to its ancestors (tree-masked cascade
         attention); the cache is left alone and the nodes' K/V are returned for `commit`; logits [N, V].
         taps: layer ids whose outputs are concatenated into the features [N, F] the drafters read.

@@ -62,15 +62,10 @@ def test_long_prompts_are_prefilled_in_chunks_with_the_same_result():
     """A prompt longer than `prefill_chunk` goes in several causal passes (cheaper on the CPU: see
     Target.__init__): its logits and cache match one pass to float rounding, and decoding after it is
     still mlx-lm's greedy decoding."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from oracle import greedy_reference
-
     from d2sd_mlx import Bundle, stream_generate
     from d2sd_mlx.drafter import ROLE_VP
     from d2sd_mlx.tiny import make_drafter
+    from oracle import greedy_reference
 
     assert make_target(target_config("llama", vocab=97, layers=2)).prefill_chunk == (
         512 if mx.default_device() == mx.cpu else 2048)

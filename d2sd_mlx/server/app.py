@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Callable
 
-from ..prompt_cache import PromptCache
+from ..prompt_cache import PromptCache, supported
 from .generation import generate_pieces
 from .handler import Handler
 from .request import Defaults
@@ -52,8 +52,7 @@ class D2SDServer(ThreadingHTTPServer):
     def load(self, load_bundle: Callable[[], object]) -> None:
         """Load the bundle on the worker thread (call before serving)."""
         self.bundle = self.worker.call(load_bundle)
-        split = getattr(self.bundle.target, "session", None) is not None
-        self.prompt_cache = None if split else PromptCache()  # used on the worker thread only
+        self.prompt_cache = PromptCache() if supported(self.bundle.target) else None  # worker thread only
         self.vocab_size = int(self.bundle.target.config.get("vocab_size") or self.bundle.target.vocab_rows)
         self.modes = available_modes(self.bundle)
 
