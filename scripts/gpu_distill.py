@@ -157,8 +157,10 @@ class Target:
 # 1. greedy answers
 # --------------------------------------------------------------------------------------------
 @torch.no_grad()
-def generate(target: Target, prompts: list[np.ndarray], max_new: int, eos: int, batch: int, deadline: float):
-    """Greedy answers (lists of ids, eos included when reached). Stops launching batches at deadline."""
+def generate(target: Target, prompts: list[np.ndarray], max_new: int, eos: int, batch: int, deadline: float,
+             temp: float = 0.0, gen: torch.Generator | None = None):
+    """Greedy answers (lists of ids, eos included when reached), or answers sampled at `temp` > 0 from
+    the target's softmax with `gen`. Stops launching batches at deadline."""
     dev = target.device
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: list[list[int] | None] = [None] * len(prompts)
@@ -183,7 +185,7 @@ def generate(target: Target, prompts: list[np.ndarray], max_new: int, eos: int, 
         mask = mask | torch.eye(P, dtype=torch.bool, device=dev)[None]
         mask = mask[:, None]
         Tmax = P + max_new
-        kc = torch.zeros(len(target.layers), B, target.nkv, Tmax, target.hd, device=dev)
+        kc = torch.zeros(len(target.layers), B, target.nkv, Tmax, target.hd, device=dev, dtype=target.emb.dtype)
         vc = torch.zeros_like(kc)
         caches = []
         h, _ = target.forward(toks, pos, mask, caches=caches)
@@ -191,20 +193,28 @@ def generate(target: Target, prompts: list[np.ndarray], max_new: int, eos: int, 
             kc[li, :, :, :P] = k
             vc[li, :, :, :P] = v
         del caches
-        nxt = target.logits(h[:, -1]).argmax(-1)
+        pick = (lambda lg: lg.argmax(-1)) if temp <= 0 else \
+            (lambda lg: torch.multinomial(torch.softmax(lg.float() / temp, -1), 1, generator=gen)[:, 0])
+        nxt = pick(target.logits(h[:, -1]))
         out = torch.zeros(B, max_new, dtype=torch.long, device=dev)
         finished = torch.zeros(B, dtype=torch.bool, device=dev)
         keyvalid = torch.zeros(B, Tmax, dtype=torch.bool, device=dev)
         keyvalid[:, :P] = valid_k
         cur_pos = P - pad  # next position per row
         steps = 0
+        active = torch.arange(B, device=dev)  # the batch row behind each row still decoding
         for t in range(max_new):
-            out[:, t] = nxt
+            out[active, t] = nxt
             finished |= nxt == eos
             steps = t + 1
             if bool(finished.all()) or t == max_new - 1:
                 break
-            x = target.emb[nxt][:, None]  # [B, 1, H]
+            if float(finished.float().mean()) >= 0.25:  # drop the finished rows: their answers are complete
+                keep = ~finished
+                kc, vc = kc[:, keep], vc[:, keep]
+                keyvalid, cur_pos, nxt, active, finished = keyvalid[keep], cur_pos[keep], nxt[keep], active[keep], finished[keep]
+            Bc = len(active)
+            x = target.emb[nxt][:, None]  # [Bc, 1, H]
             p1 = cur_pos[:, None]
             keyvalid[:, P + t] = True
             m = keyvalid[:, None, None, : P + t + 1]
@@ -212,10 +222,10 @@ def generate(target: Target, prompts: list[np.ndarray], max_new: int, eos: int, 
                 q, k, v = target.layer_qkv(L, x, p1)
                 kc[li, :, :, P + t] = k[:, :, 0]
                 vc[li, :, :, P + t] = v[:, :, 0]
-                qg = q.view(B, target.nkv, rep, target.hd)  # the rep query heads of one kv head as rows
+                qg = q.view(Bc, target.nkv, rep, target.hd)  # the rep query heads of one kv head as rows
                 o = F.scaled_dot_product_attention(qg, kc[li, :, :, : P + t + 1], vc[li, :, :, : P + t + 1], attn_mask=m)
-                x = target.layer_out(L, x, o.reshape(B, target.nh, 1, target.hd))
-            nxt = target.logits(x[:, 0]).argmax(-1)
+                x = target.layer_out(L, x, o.reshape(Bc, target.nh, 1, target.hd))
+            nxt = pick(target.logits(x[:, 0]))
             cur_pos = cur_pos + 1
         out = out[:, :steps].cpu().numpy()
         for j, i in enumerate(idx):
@@ -424,12 +434,52 @@ def make_batch(seq_idx, data, args, objective, gen, remap):
                 mask=mask, labels=rl.clamp(min=0).view(-1), w=w.view(-1))
 
 
+@torch.no_grad()
+def validate(drafter, data, val_idx, head_rows, remap, scale, args, objective, emb):
+    """Weighted loss and accuracy on the held-out answers (the same anchors and prefixes every time)."""
+    dev = emb.device
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(1234)
+    was = drafter.training
+    drafter.eval()
+    tl = tw = ta = 0.0
+    for s in range(0, len(val_idx), args.batch_seqs):
+        b = make_batch(val_idx[s : s + args.batch_seqs], data, args, objective, gen, remap)
+        sel = b["w"] > 0
+        if not bool(sel.any()):
+            continue
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda" or args.cpu_bf16):
+            h = drafter(emb[b["block"]], b["pos"], b["feats"].float() / scale, b["ctx_pos"], b["mask"])
+            logits = (h.reshape(-1, h.shape[-1])[sel] @ head_rows.T.to(h.dtype)).float()
+        ws, lab = b["w"][sel], b["labels"][sel]
+        tl += float((F.cross_entropy(logits, lab, reduction="none") * ws).sum())
+        ta += float(((logits.argmax(-1) == lab).float() * ws).sum())
+        tw += float(ws.sum())
+    drafter.train(was)
+    return tl / max(tw, 1e-9), ta / max(tw, 1e-9)
+
+
 def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out_name, out_dir, vocab, emb, steps_hint):
     dev = emb.device
     opt = torch.optim.AdamW(drafter.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     gen = torch.Generator(device=dev)
     gen.manual_seed(args.seed + (0 if objective == "dflash" else 1))
-    n = len(data["lens"])
+    n = data["n_train"]
+    val_idx = torch.arange(n, len(data["lens"]), device=dev)
+    best = float("inf")
+
+    def checkpoint(final: bool = False):
+        """Save the drafter; with a validation split only when its held-out loss is the best so far."""
+        nonlocal best
+        if len(val_idx) == 0:
+            save_drafter(drafter, scale, out_dir, out_name, vocab)
+            return
+        vl, va = validate(drafter, data, val_idx, head_rows, remap, scale, args, objective, emb)
+        kept = vl < best
+        if kept:
+            best = vl
+            save_drafter(drafter, scale, out_dir, out_name, vocab)
+        log(f"{objective}: step {step} held-out loss {vl:.4f} acc {va:.4f}" + (" (best: saved)" if kept else f" (best {best:.4f})"))
     t_start = time.time()
     step, ema, last_save = 0, None, time.time()
     total = steps_hint
@@ -478,12 +528,44 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
             lv = float(loss.detach())
             ema = lv if ema is None else 0.9 * ema + 0.1 * lv
             log(f"{objective}: step {step} loss {lv:.3f} (ema {ema:.3f}) acc {acc:.3f} lr {lr:.2e}")
-        if time.time() - last_save > 90:
-            save_drafter(drafter, scale, out_dir, out_name, vocab)
+        if time.time() - last_save > args.save_every:
+            checkpoint()
             last_save = time.time()
-    save_drafter(drafter, scale, out_dir, out_name, vocab)
+    checkpoint()
     log(f"{objective}: {step} steps in {time.time() - t_start:.0f}s")
     return step
+
+
+def load_answers(sources: str, n_prompts: int, stage: Path) -> list[tuple[int, np.ndarray]]:
+    """(prompt index, answer ids) pairs from comma-separated sources: an answers.npz (this script's,
+    `lens` aligned with the prompts, -1 = none) or a folder of more_answers.py shards (checked against
+    the staged prompt set). A bad file is named before any compute."""
+    pairs = []
+    for src in [s for s in sources.split(",") if s]:
+        path = Path(src)
+        files = sorted(path.glob("shard-*[0-9].npz")) if path.is_dir() else [path]
+        if path.is_dir():
+            meta = path / "meta.json"
+            want = (stage / "prompts.sha256").read_text().strip()
+            got = json.loads(meta.read_text()).get("prompts_sha256") if meta.is_file() else None
+            if got != want:
+                raise SystemExit(f"{meta}: made for prompt set {got}, not the staged {want}")
+            if not files:
+                raise SystemExit(f"{path}: no shard-*.npz answers")
+        for f in files:
+            try:
+                a = np.load(f)
+                lens, toks = a["lens"].astype(np.int64), a["tokens"]
+                index = a["prompt_index"].astype(np.int64) if "prompt_index" in a else np.arange(len(lens))
+            except Exception as e:  # truncated, not an npz, missing arrays
+                raise SystemExit(f"{f}: not a readable answers file ({e})") from None
+            if len(index) != len(lens) or int(np.maximum(lens, 0).sum()) != len(toks):
+                raise SystemExit(f"{f}: lens add up to {int(np.maximum(lens, 0).sum())} tokens, it holds {len(toks)}")
+            off = np.concatenate([[0], np.cumsum(np.maximum(lens, 0))])
+            for j, i in enumerate(index):
+                if lens[j] >= 0 and i < n_prompts:
+                    pairs.append((int(i), toks[off[j] : off[j + 1]].astype(np.int64)))
+    return pairs
 
 
 def load_init(drafter, folder: Path, name: str, cfg: dict, scale, vocab) -> bool:
@@ -549,6 +631,9 @@ def main(argv=None):
     ap.add_argument("--max-new", type=int, default=256)
     ap.add_argument("--gen-batch", type=int, default=1536)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--val", type=int, default=0, help="hold out this many answers; the drafters are saved only when "
+                    "their loss on them is the best so far (checked every --save-every seconds and at the end)")
+    ap.add_argument("--save-every", type=float, default=90.0, help="seconds between checkpoints")
     ap.add_argument("--sample", type=int, default=None, help="train on a seeded random sample of this many answers")
     ap.add_argument("--taps", default="1,10,18,27")
     ap.add_argument("--layers", type=int, default=4)
@@ -567,7 +652,8 @@ def main(argv=None):
     ap.add_argument("--feat-tokens", type=int, default=65536, help="tokens per batch of the feature pass")
     ap.add_argument("--log", default=None, help="log file (default /tmp/gpu_distill.log)")
     ap.add_argument("--skip-ref", action="store_true", help="skip the reference check against MLX greedy")
-    ap.add_argument("--answers", default=None, help="reuse answers.npz instead of generating")
+    ap.add_argument("--answers", default=None, help="train on these answers instead of generating: comma-separated "
+                    "answers.npz files and more_answers.py folders")
     ap.add_argument("--init", default=None, help="an earlier run's --out folder: continue training its drafters "
                     "(same recipe and answers; pass its answers.npz as --answers)")
     ap.add_argument("--cpu-bf16", action="store_true", help="train in bf16 autocast on a CPU too (fast where the "
@@ -601,11 +687,8 @@ def main(argv=None):
 
     # 1. answers
     if args.answers:
-        a = np.load(args.answers)
-        lens, flat_ans = a["lens"], a["tokens"]
-        ao = np.concatenate([[0], np.cumsum(np.maximum(lens, 0))])
-        answers = [flat_ans[ao[i] : ao[i + 1]].astype(np.int64).tolist() if lens[i] >= 0 else None
-                   for i in range(len(lens))][: len(prompts)]
+        pairs = load_answers(args.answers, len(prompts), stage)
+        log(f"answers: {len(pairs):,} from {args.answers}")
     else:
         ref = json.loads((stage / "ref.json").read_text()) if (stage / "ref.json").exists() and not args.skip_ref else []
         if ref:
@@ -623,12 +706,20 @@ def main(argv=None):
         lens = np.array([len(a) if a is not None else -1 for a in answers])
         flat = np.concatenate([np.array(a, np.uint16) for a in answers if a is not None] or [np.zeros(0, np.uint16)])
         np.savez_compressed(out / "answers.npz", tokens=flat, lens=lens)
-    keep = [i for i, a in enumerate(answers) if a is not None and len(a) > 1]
+        pairs = [(i, np.array(a, np.int64)) for i, a in enumerate(answers) if a is not None]
+    keep = [k for k, (_, a) in enumerate(pairs) if len(a) > 1]
     if args.sample and args.sample < len(keep):  # a seeded random subset (features of all may not fit in memory)
         keep = sorted(np.random.default_rng(args.seed).choice(keep, size=args.sample, replace=False).tolist())
         log(f"training on a random sample of {len(keep)} answers")
-    seqs = [np.concatenate([prompts[i], np.array(answers[i], np.int64)]) for i in keep]
-    masks = [np.concatenate([np.zeros(len(prompts[i]), bool), np.ones(len(answers[i]), bool)]) for i in keep]
+    n_val = 0
+    if args.val:  # held-out answers, never trained on: their loss picks the checkpoint that is kept
+        rng = np.random.default_rng(args.seed + 1)
+        val = set(rng.choice(keep, size=min(args.val, len(keep) // 2), replace=False).tolist())
+        keep = [k for k in keep if k not in val] + sorted(val)
+        n_val = len(val)
+        log(f"validation: {n_val} held-out answers")
+    seqs = [np.concatenate([prompts[pairs[k][0]], pairs[k][1]]) for k in keep]
+    masks = [np.concatenate([np.zeros(len(prompts[pairs[k][0]]), bool), np.ones(len(pairs[k][1]), bool)]) for k in keep]
     if not seqs:
         raise SystemExit("no answers to train on (generation budget too small?)")
     seqs = [s[: args.max_ctx] for s in seqs]
@@ -642,14 +733,15 @@ def main(argv=None):
     log(f"features: {feats.shape[0] / (time.time() - t_feat):.0f} tok/s")
     log(f"features: {feats.shape[0]} tokens x {feats.shape[1]} ({feats.numel() * 2 / 1e9:.1f} GB)")
     data = dict(tokens=torch.from_numpy(np.concatenate(seqs)).to(dev), loss_mask=torch.from_numpy(np.concatenate(masks)).to(dev),
-                feats=feats, offsets=offsets, lens=lens_t)
+                feats=feats, offsets=offsets, lens=lens_t, n_train=len(seqs) - n_val)
     # robust per-channel scale (d2sd_mlx.train.loop.feature_scale)
     sample = torch.cat([feats[offsets[i] : offsets[i] + min(512, int(lens_t[i]))].float() for i in range(min(64, len(seqs)))])
     scale = sample.abs().median(0).values.clamp(min=1e-3)
 
     # draft vocabulary: the N most frequent answer tokens
     V = tcfg["vocab_size"]
-    counts = np.bincount(np.concatenate([s[m] for s, m in zip(seqs, masks)]), minlength=V)
+    n_fit = len(seqs) - n_val  # the vocabulary comes from the training answers only
+    counts = np.bincount(np.concatenate([s[m] for s, m in zip(seqs[:n_fit], masks[:n_fit])]), minlength=V)
     vocab = np.sort(np.argsort(-counts, kind="stable")[: args.draft_vocab])
     if args.init:  # continuing: the drafters' output rows are fixed, so keep their vocabulary
         first = sorted(Path(args.init).glob("dflash-*.safetensors"))
@@ -666,7 +758,7 @@ def main(argv=None):
     remap[torch.from_numpy(vocab).to(dev)] = torch.arange(len(vocab), device=dev)
     head_rows = target.head_w[torch.from_numpy(vocab).to(dev)].contiguous()
     emb = target.emb
-    report["data"] = {"sequences": len(seqs), "tokens": int(sum(len(s) for s in seqs)),
+    report["data"] = {"sequences": len(seqs), "held_out": n_val, "tokens": int(sum(len(s) for s in seqs)),
                       "answer_tokens": int(sum(m.sum() for m in masks))}
 
     # 3. drafters

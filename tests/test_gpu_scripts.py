@@ -1,0 +1,82 @@
+"""The training scripts' data plumbing (scripts/gpu_distill.py, scripts/more_answers.py), on small files:
+which answers a run trains on, and clear errors that name a bad answers file before any compute."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the training scripts run in PyTorch (a test extra)")
+from script_loader import load_script  # noqa: E402
+
+G = load_script("gpu_distill")
+M = load_script("more_answers")
+
+SHA = "ab" * 32
+
+
+def stage(tmp_path):
+    d = tmp_path / "stage"
+    d.mkdir()
+    (d / "prompts.sha256").write_text(SHA + "\n")
+    return d
+
+
+def shard_folder(tmp_path, answers: dict[int, list[int]], sha=SHA, name="more"):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "meta.json").write_text(json.dumps({"prompts_sha256": sha}))
+    idx = sorted(answers)
+    np.savez(d / "shard-00000.npz", prompt_index=np.array(idx, np.int32),
+             lens=np.array([len(answers[i]) for i in idx], np.int32),
+             tokens=np.concatenate([np.array(answers[i], np.uint16) for i in idx]))
+    return d
+
+
+def test_answers_from_an_aligned_npz_and_a_shard_folder(tmp_path):
+    st = stage(tmp_path)
+    npz = tmp_path / "answers.npz"
+    np.savez(npz, lens=np.array([2, -1, 3]), tokens=np.array([5, 6, 7, 8, 9], np.uint16))
+    folder = shard_folder(tmp_path, {1: [10, 11], 2: [12], 7: [13, 14]})
+    pairs = G.load_answers(f"{npz},{folder}", n_prompts=5, stage=st)
+    got = [(i, a.tolist()) for i, a in pairs]
+    # prompt 1 has no round-1 answer (-1); prompt 2 has two; prompt 7 is beyond the staged prompts
+    assert got == [(0, [5, 6]), (2, [7, 8, 9]), (1, [10, 11]), (2, [12])]
+
+
+def test_a_shard_folder_for_another_prompt_set_is_named(tmp_path):
+    st = stage(tmp_path)
+    folder = shard_folder(tmp_path, {0: [1, 2]}, sha="cd" * 32)
+    with pytest.raises(SystemExit, match=r"more/meta.json: made for prompt set cdcd"):
+        G.load_answers(str(folder), n_prompts=5, stage=st)
+
+
+def test_a_truncated_shard_is_named(tmp_path):
+    st = stage(tmp_path)
+    folder = shard_folder(tmp_path, {0: [1, 2, 3], 1: [4, 5]})
+    f = folder / "shard-00000.npz"
+    f.write_bytes(f.read_bytes()[:200])
+    with pytest.raises(SystemExit, match=r"shard-00000.npz: not a readable answers file"):
+        G.load_answers(str(folder), n_prompts=5, stage=st)
+
+
+def test_lengths_that_disagree_with_the_tokens_are_named(tmp_path):
+    st = stage(tmp_path)
+    bad = tmp_path / "answers.npz"
+    np.savez(bad, lens=np.array([2, 4]), tokens=np.array([1, 2, 3], np.uint16))
+    with pytest.raises(SystemExit, match=r"answers.npz: lens add up to 6 tokens, it holds 3"):
+        G.load_answers(str(bad), n_prompts=5, stage=st)
+
+
+def test_plan_skips_answered_prompts_and_repeats_for_samples():
+    skip = np.array([3, -1, 5, -1])  # prompts 0 and 2 answered; the 5th prompt is not in the file
+    assert M.plan(5, skip, 1, None).tolist() == [1, 3, 4]
+    assert M.plan(5, None, 2, 2).tolist() == [0, 0, 1, 1]
+    assert M.plan(5, skip, 1, 2).tolist() == [1, 3]
+
+
+def test_samples_need_a_temperature():
+    with pytest.raises(SystemExit, match="--samples > 1 needs --temp > 0"):
+        M.main(["--stage", "x", "--target", "y", "--out", "z", "--samples", "2"])
