@@ -568,6 +568,27 @@ def load_answers(sources: str, n_prompts: int, stage: Path) -> list[tuple[int, n
     return pairs
 
 
+def choose_answers(pairs, val_pairs, sample: int | None, val: int, seed: int):
+    """The (prompt, answer) pairs a run uses, training ones first, and how many held-out ones end the list.
+
+    Answers of one token are dropped. With `val_pairs`, `val` of them are held out and any identical
+    answer is left out of training; otherwise `val` are split off the (sampled) training answers."""
+    keep = [p for p in pairs if len(p[1]) > 1]
+    held: list = []
+    if val and val_pairs is not None:
+        cand = [p for p in val_pairs if len(p[1]) > 1]
+        held = [cand[j] for j in sorted(np.random.default_rng(seed + 1).permutation(len(cand))[:val])]
+        seen = {(i, a.tobytes()) for i, a in cand}
+        keep = [p for p in keep if (p[0], p[1].tobytes()) not in seen]
+    if sample and sample < len(keep):  # a seeded random subset (features of all may not fit in memory)
+        keep = [keep[j] for j in sorted(np.random.default_rng(seed).choice(len(keep), size=sample, replace=False))]
+    if val and val_pairs is None:
+        out = set(np.random.default_rng(seed + 1).choice(len(keep), size=min(val, len(keep) // 2), replace=False).tolist())
+        held = [keep[j] for j in sorted(out)]
+        keep = [p for j, p in enumerate(keep) if j not in out]
+    return keep + held, len(held)
+
+
 def load_init(drafter, folder: Path, name: str, cfg: dict, scale, vocab) -> bool:
     """Continue from an earlier run's NAME-*.safetensors in `folder` (save_drafter's form); False if it has
     none. Its report.json config and draft vocabulary must be this run's: same recipe, same answers."""
@@ -633,6 +654,8 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--val", type=int, default=0, help="hold out this many answers; the drafters are saved only when "
                     "their loss on them is the best so far (checked every --save-every seconds and at the end)")
+    ap.add_argument("--val-answers", default=None, help="take the --val answers from here (e.g. answers the --init "
+                    "drafters never saw) instead of from --answers; they are left out of training")
     ap.add_argument("--save-every", type=float, default=90.0, help="seconds between checkpoints")
     ap.add_argument("--sample", type=int, default=None, help="train on a seeded random sample of this many answers")
     ap.add_argument("--taps", default="1,10,18,27")
@@ -707,19 +730,12 @@ def main(argv=None):
         flat = np.concatenate([np.array(a, np.uint16) for a in answers if a is not None] or [np.zeros(0, np.uint16)])
         np.savez_compressed(out / "answers.npz", tokens=flat, lens=lens)
         pairs = [(i, np.array(a, np.int64)) for i, a in enumerate(answers) if a is not None]
-    keep = [k for k, (_, a) in enumerate(pairs) if len(a) > 1]
-    if args.sample and args.sample < len(keep):  # a seeded random subset (features of all may not fit in memory)
-        keep = sorted(np.random.default_rng(args.seed).choice(keep, size=args.sample, replace=False).tolist())
-        log(f"training on a random sample of {len(keep)} answers")
-    n_val = 0
-    if args.val:  # held-out answers, never trained on: their loss picks the checkpoint that is kept
-        rng = np.random.default_rng(args.seed + 1)
-        val = set(rng.choice(keep, size=min(args.val, len(keep) // 2), replace=False).tolist())
-        keep = [k for k in keep if k not in val] + sorted(val)
-        n_val = len(val)
-        log(f"validation: {n_val} held-out answers")
-    seqs = [np.concatenate([prompts[pairs[k][0]], pairs[k][1]]) for k in keep]
-    masks = [np.concatenate([np.zeros(len(prompts[pairs[k][0]]), bool), np.ones(len(pairs[k][1]), bool)]) for k in keep]
+    vpairs = load_answers(args.val_answers, len(prompts), stage) if args.val and args.val_answers else None
+    chosen, n_val = choose_answers(pairs, vpairs, args.sample, args.val, args.seed)
+    log(f"training on {len(chosen) - n_val:,} answers" + (f", {n_val} held out" if n_val else "")
+        + (f" (from {args.val_answers})" if vpairs is not None else ""))
+    seqs = [np.concatenate([prompts[i], a]) for i, a in chosen]
+    masks = [np.concatenate([np.zeros(len(prompts[i]), bool), np.ones(len(a), bool)]) for i, a in chosen]
     if not seqs:
         raise SystemExit("no answers to train on (generation budget too small?)")
     seqs = [s[: args.max_ctx] for s in seqs]

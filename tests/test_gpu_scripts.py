@@ -80,3 +80,27 @@ def test_plan_skips_answered_prompts_and_repeats_for_samples():
 def test_samples_need_a_temperature():
     with pytest.raises(SystemExit, match="--samples > 1 needs --temp > 0"):
         M.main(["--stage", "x", "--target", "y", "--out", "z", "--samples", "2"])
+
+
+def pairs_of(n, start=0):
+    return [(i, np.array([i, i + 1, i + 2], np.int64)) for i in range(start, start + n)]
+
+
+def test_held_out_answers_come_last_and_are_never_trained_on():
+    pairs = pairs_of(20) + [(99, np.array([7], np.int64))]  # a one-token answer is dropped
+    chosen, n_val = G.choose_answers(pairs, None, sample=None, val=4, seed=0)
+    assert n_val == 4 and len(chosen) == 20
+    train, held = chosen[:-4], chosen[-4:]
+    assert not {i for i, _ in train} & {i for i, _ in held}
+    # the same seed holds out the same answers
+    assert [i for i, _ in G.choose_answers(pairs, None, None, 4, 0)[0][-4:]] == [i for i, _ in held]
+
+
+def test_a_validation_source_is_left_out_of_training():
+    pairs = pairs_of(10)
+    val_pairs = pairs_of(3, start=8) + pairs_of(3, start=50)  # prompts 8, 9 are also in the training answers
+    chosen, n_val = G.choose_answers(pairs, val_pairs, sample=5, val=6, seed=1)
+    train, held = chosen[:-n_val], chosen[-n_val:]
+    assert n_val == 6 and len(train) == 5
+    assert {i for i, _ in held} == {8, 9, 10, 50, 51, 52}
+    assert not {i for i, _ in train} & {8, 9}
