@@ -468,7 +468,7 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
     val_idx = torch.arange(n, len(data["lens"]), device=dev)
     best = float("inf")
 
-    def checkpoint(final: bool = False):
+    def checkpoint():
         """Save the drafter; with a validation split only when its held-out loss is the best so far."""
         nonlocal best
         if len(val_idx) == 0:
@@ -559,7 +559,9 @@ def load_answers(sources: str, n_prompts: int, stage: Path) -> list[tuple[int, n
                 index = a["prompt_index"].astype(np.int64) if "prompt_index" in a else np.arange(len(lens))
             except Exception as e:  # truncated, not an npz, missing arrays
                 raise SystemExit(f"{f}: not a readable answers file ({e})") from None
-            if len(index) != len(lens) or int(np.maximum(lens, 0).sum()) != len(toks):
+            if len(index) != len(lens):
+                raise SystemExit(f"{f}: {len(index)} prompt indices for {len(lens)} answers")
+            if int(np.maximum(lens, 0).sum()) != len(toks):
                 raise SystemExit(f"{f}: lens add up to {int(np.maximum(lens, 0).sum())} tokens, it holds {len(toks)}")
             off = np.concatenate([[0], np.cumsum(np.maximum(lens, 0))])
             for j, i in enumerate(index):
@@ -727,7 +729,8 @@ def main(argv=None):
                                 "tok_s": ntok / (time.time() - t_gen)}
         log(f"generation: {n_ans} answers, {ntok} tokens, {ntok / (time.time() - t_gen):.0f} tok/s")
         lens = np.array([len(a) if a is not None else -1 for a in answers])
-        flat = np.concatenate([np.array(a, np.uint16) for a in answers if a is not None] or [np.zeros(0, np.uint16)])
+        tok_dtype = np.uint16 if tcfg["vocab_size"] <= 1 << 16 else np.int32  # Qwen's 151k ids need 32 bits
+        flat = np.concatenate([np.array(a, tok_dtype) for a in answers if a is not None] or [np.zeros(0, tok_dtype)])
         np.savez_compressed(out / "answers.npz", tokens=flat, lens=lens)
         pairs = [(i, np.array(a, np.int64)) for i, a in enumerate(answers) if a is not None]
     vpairs = load_answers(args.val_answers, len(prompts), stage) if args.val and args.val_answers else None

@@ -104,6 +104,7 @@ def main(argv=None) -> int:
     target = G.Target(G.load_target_weights(args.target), tcfg, dev)
     eos = tcfg.get("eos_token_id", 2)
     eos = eos[0] if isinstance(eos, list) else eos
+    tok_dtype = np.uint16 if tcfg["vocab_size"] <= 1 << 16 else np.int32
     made = 0
     for k, pidx in enumerate(shards):
         path = out / f"shard-{k:05d}.npz"
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
         lens = np.array([len(a) for a in answers], np.int32)
         tmp = out / f"shard-{k:05d}.tmp.npz"
         np.savez(tmp, prompt_index=pidx.astype(np.int32), lens=lens,
-                 tokens=np.concatenate([np.array(a, np.uint16) for a in answers]))
+                 tokens=np.concatenate([np.array(a, tok_dtype) for a in answers]))
         tmp.replace(path)
         made += int(lens.sum())
         G.log(f"shard {k + 1}/{len(shards)}: {len(pidx)} answers, {int(lens.sum()):,} tokens, "
