@@ -24,6 +24,7 @@ check the sha256 before running. Import the results with `scripts/gpu_import.py`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -536,10 +537,10 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
     return step
 
 
-def load_answers(sources: str, n_prompts: int, stage: Path) -> list[tuple[int, np.ndarray]]:
+def load_answers(sources: str, n_prompts: int, stage: Path, target_sha: str | None = None) -> list[tuple[int, np.ndarray]]:
     """(prompt index, answer ids) pairs from comma-separated sources: an answers.npz (this script's,
     `lens` aligned with the prompts, -1 = none) or a folder of more_answers.py shards (checked against
-    the staged prompt set). A bad file is named before any compute."""
+    the staged prompt set and, given its sha256, the target). A bad file is named before any compute."""
     pairs = []
     for src in [s for s in sources.split(",") if s]:
         path = Path(src)
@@ -547,9 +548,12 @@ def load_answers(sources: str, n_prompts: int, stage: Path) -> list[tuple[int, n
         if path.is_dir():
             meta = path / "meta.json"
             want = (stage / "prompts.sha256").read_text().strip()
-            got = json.loads(meta.read_text()).get("prompts_sha256") if meta.is_file() else None
+            info = json.loads(meta.read_text()) if meta.is_file() else {}
+            got = info.get("prompts_sha256")
             if got != want:
                 raise SystemExit(f"{meta}: made for prompt set {got}, not the staged {want}")
+            if target_sha and info.get("target_sha256") not in (None, target_sha):
+                raise SystemExit(f"{meta}: made by target {info['target_sha256']}, not {target_sha} (another model's answers)")
             if not files:
                 raise SystemExit(f"{path}: no shard-*.npz answers")
         for f in files:
@@ -711,8 +715,9 @@ def main(argv=None):
     eos = eos[0] if isinstance(eos, list) else eos
 
     # 1. answers
+    target_sha = hashlib.sha256(Path(args.target).read_bytes()).hexdigest()  # answer folders record theirs
     if args.answers:
-        pairs = load_answers(args.answers, len(prompts), stage)
+        pairs = load_answers(args.answers, len(prompts), stage, target_sha)
         log(f"answers: {len(pairs):,} from {args.answers}")
     else:
         ref = json.loads((stage / "ref.json").read_text()) if (stage / "ref.json").exists() and not args.skip_ref else []
@@ -733,7 +738,7 @@ def main(argv=None):
         flat = np.concatenate([np.array(a, tok_dtype) for a in answers if a is not None] or [np.zeros(0, tok_dtype)])
         np.savez_compressed(out / "answers.npz", tokens=flat, lens=lens)
         pairs = [(i, np.array(a, np.int64)) for i, a in enumerate(answers) if a is not None]
-    vpairs = load_answers(args.val_answers, len(prompts), stage) if args.val and args.val_answers else None
+    vpairs = load_answers(args.val_answers, len(prompts), stage, target_sha) if args.val and args.val_answers else None
     chosen, n_val = choose_answers(pairs, vpairs, args.sample, args.val, args.seed)
     log(f"training on {len(chosen) - n_val:,} answers" + (f", {n_val} held out" if n_val else "")
         + (f" (from {args.val_answers})" if vpairs is not None else ""))

@@ -104,3 +104,13 @@ def test_a_validation_source_is_left_out_of_training():
     assert n_val == 6 and len(train) == 5
     assert {i for i, _ in held} == {8, 9, 10, 50, 51, 52}
     assert not {i for i, _ in train} & {8, 9}
+
+
+def test_a_shard_folder_from_another_target_is_named(tmp_path):
+    st = stage(tmp_path)
+    folder = shard_folder(tmp_path, {0: [1, 2]})
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "target_sha256": "11" * 32}))
+    assert len(G.load_answers(str(folder), 5, st, target_sha="11" * 32)) == 1
+    with pytest.raises(SystemExit, match=r"meta.json: made by target 1111.*another model's answers"):
+        G.load_answers(str(folder), 5, st, target_sha="22" * 32)
