@@ -40,17 +40,13 @@ def answer_set(pairs, prompts, n, max_answer, seed):
 
 
 def dev_set(folder: Path, n):
-    from safetensors.numpy import load_file
+    """The first n sequences of a `d2sd_mlx.train data` folder, with their stored features."""
+    from d2sd_mlx.train.data import load_dataset
 
-    seqs, masks, feats = [], [], []
-    for f in sorted(folder.glob("shard-*.safetensors")):
-        d = load_file(str(f))
-        o = d["offsets"]
-        for j in range(len(o) - 1):
-            seqs.append(d["tokens"][o[j] : o[j + 1]].astype(np.int64))
-            masks.append(d["loss_mask"][o[j] : o[j + 1]].astype(bool))
-            feats.append(d["feats"][o[j] : o[j + 1]])
-    return seqs[:n], masks[:n], torch.from_numpy(np.concatenate(feats[:n]))
+    _, seqs = load_dataset(folder)
+    seqs = seqs[:n]
+    feats = torch.from_numpy(np.concatenate([np.asarray(q.feats).astype(np.float16) for q in seqs]))
+    return [q.tokens.astype(np.int64) for q in seqs], [q.loss_mask.astype(bool) for q in seqs], feats
 
 
 def as_data(seqs, masks, feats):
@@ -86,8 +82,6 @@ def main(argv=None) -> int:
             sets[name] = as_data(seqs, masks, feats)
     if args.dev:
         sets["dev"] = as_data(*dev_set(Path(args.dev), args.n))
-    opts = SimpleNamespace(max_ctx=512, anchors=48, block_size=8, mask_token_id=16, min_prefix=1, beta=0.9, tau=7.0,
-                           batch_seqs=16, cpu_bf16=False)
     print("| run | drafter | " + " | ".join(f"{s} loss | {s} acc" for s in sets) + " |")
     print("| --- | --- | " + " | ".join("--- | ---" for _ in sets) + " |")
     for run in args.runs:
@@ -104,6 +98,8 @@ def main(argv=None) -> int:
             remap = torch.full((tcfg["vocab_size"],), -1, dtype=torch.long)
             remap[torch.from_numpy(vocab)] = torch.arange(len(vocab))
             head_rows = target.head_w[torch.from_numpy(vocab)]
+            opts = SimpleNamespace(max_ctx=512, anchors=48, block_size=cfg["block_size"], min_prefix=1, beta=0.9, tau=7.0,
+                                   mask_token_id=cfg["dflash_config"]["mask_token_id"], batch_seqs=16, cpu_bf16=False)
             cells = []
             for data in sets.values():
                 data["n_train"] = 0

@@ -537,6 +537,14 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
     return step
 
 
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def load_answers(sources: str, n_prompts: int, stage: Path, target_sha: str | None = None) -> list[tuple[int, np.ndarray]]:
     """(prompt index, answer ids) pairs from comma-separated sources: an answers.npz (this script's,
     `lens` aligned with the prompts, -1 = none) or a folder of more_answers.py shards (checked against
@@ -715,7 +723,7 @@ def main(argv=None):
     eos = eos[0] if isinstance(eos, list) else eos
 
     # 1. answers
-    target_sha = hashlib.sha256(Path(args.target).read_bytes()).hexdigest()  # answer folders record theirs
+    target_sha = file_sha256(args.target)  # answer folders record theirs
     if args.answers:
         pairs = load_answers(args.answers, len(prompts), stage, target_sha)
         log(f"answers: {len(pairs):,} from {args.answers}")

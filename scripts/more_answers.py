@@ -21,7 +21,6 @@ same arguments skips finished shards, so the work can be spread over several sit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -32,14 +31,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gpu_distill as G  # noqa: E402
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def plan(n_prompts: int, skip: np.ndarray | None, samples: int, limit: int | None) -> np.ndarray:
@@ -77,7 +68,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     G.LOG = open(out / "log.txt", "a")
 
-    meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": file_sha256(Path(args.target)),
+    meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": G.file_sha256(args.target),
             "temp": args.temp, "samples": args.samples, "seed": args.seed, "max_new": args.max_new,
             "skip": args.skip, "limit": args.limit, "shard_size": args.shard_size,
             "decoding": "fp32 torch, batched with a KV cache (gpu_distill.generate)"}
