@@ -107,6 +107,11 @@ class Target:
         ang = torch.cat([ang, ang], -1)
         self.cos_tab, self.sin_tab = ang.cos().float(), ang.sin().float()
 
+    def to_dtype(self, dtype) -> None:
+        """Cast every weight (and so the KV cache and activations of generate) to `dtype`."""
+        self.emb, self.head_w, self.norm = (x.to(dtype) for x in (self.emb, self.head_w, self.norm))
+        self.layers = [{k: v.to(dtype) for k, v in layer.items()} for layer in self.layers]
+
     def rms(self, x, w):
         xf = x.float()
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * w.to(x.dtype)

@@ -7,7 +7,7 @@ more answers, not more steps. This script adds them, using gpu_distill.py's batc
 - greedy (exact fp32, as round 1): one answer to each staged prompt that `--skip` does not answer yet;
 - `--temp T --samples N`: N answers per prompt sampled from the target's own distribution (greedy
   gives one answer per prompt; sampling gives as many as wanted, and the drafters' labels stay the
-  target's tokens).
+  target's tokens); `--bf16` decodes with bf16 weights, 2.4x faster on a CPU with AMX.
 
 Each shard of `--shard-size` prompts is written to OUT/shard-NNNNN.npz (prompt_index, lens, tokens)
 when it is done, with OUT/meta.json recording the prompt set, target and settings; a rerun with the
@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shard-size", type=int, default=256, help="answers per shard")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--budget", type=float, default=float("inf"), help="stop starting shards after this many seconds")
+    ap.add_argument("--bf16", action="store_true", help="decode with bf16 weights (about 2.4x faster on a CPU with "
+                    "AMX; greedy answers then drift from fp32 ones at near-ties, so keep it for sampled answers)")
     args = ap.parse_args(argv)
     if args.samples > 1 and args.temp <= 0:
         raise SystemExit("--samples > 1 needs --temp > 0 (greedy answers to one prompt are all the same)")
@@ -71,7 +73,7 @@ def main(argv=None) -> int:
     meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": G.file_sha256(args.target),
             "temp": args.temp, "samples": args.samples, "seed": args.seed, "max_new": args.max_new,
             "skip": args.skip, "limit": args.limit, "shard_size": args.shard_size,
-            "decoding": "fp32 torch, batched with a KV cache (gpu_distill.generate)"}
+            "decoding": f"{'bf16' if args.bf16 else 'fp32'} torch, batched with a KV cache (gpu_distill.generate)"}
     mpath = out / "meta.json"
     if mpath.exists():
         old = json.loads(mpath.read_text())
@@ -93,6 +95,8 @@ def main(argv=None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     target = G.Target(G.load_target_weights(args.target), tcfg, dev)
+    if args.bf16:
+        target.to_dtype(torch.bfloat16)
     eos = tcfg.get("eos_token_id", 2)
     eos = eos[0] if isinstance(eos, list) else eos
     tok_dtype = np.uint16 if tcfg["vocab_size"] <= 1 << 16 else np.int32

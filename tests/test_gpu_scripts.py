@@ -114,3 +114,56 @@ def test_a_shard_folder_from_another_target_is_named(tmp_path):
     assert len(G.load_answers(str(folder), 5, st, target_sha="11" * 32)) == 1
     with pytest.raises(SystemExit, match=r"meta.json: made by target 1111.*another model's answers"):
         G.load_answers(str(folder), 5, st, target_sha="22" * 32)
+
+
+def tiny_target(seed=0):
+    import torch
+
+    cfg = {"num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 32, "intermediate_size": 64,
+           "num_hidden_layers": 2, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 64,
+           "vocab_size": 50}
+    rng = np.random.default_rng(seed)
+    H, F, V, kv = 32, 64, 50, 16
+    w = {"model.embed_tokens.weight": rng.normal(0, 1, (V, H)), "model.norm.weight": np.ones(H)}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        for n, shape in (("self_attn.q_proj", (H, H)), ("self_attn.k_proj", (kv, H)), ("self_attn.v_proj", (kv, H)),
+                         ("self_attn.o_proj", (H, H)), ("mlp.gate_proj", (F, H)), ("mlp.up_proj", (F, H)),
+                         ("mlp.down_proj", (H, F))):
+            w[p + n + ".weight"] = rng.normal(0, 0.2, shape)
+        w[p + "input_layernorm.weight"] = np.ones(H)
+        w[p + "post_attention_layernorm.weight"] = np.ones(H)
+    return G.Target({k: v.astype(np.float32) for k, v in w.items()}, cfg, torch.device("cpu"))
+
+
+def test_a_bf16_target_decodes_close_to_fp32():
+    import torch
+
+    fp32, bf16 = tiny_target(), tiny_target()
+    bf16.to_dtype(torch.bfloat16)
+    assert {v.dtype for layer in bf16.layers for v in layer.values()} == {torch.bfloat16}
+    prompts = [np.array([1, 5, 7, 9]), np.array([3, 4]), np.array([8, 2, 6])]
+    P = 4
+    toks = torch.tensor([[0] * (P - len(p)) + p.tolist() for p in prompts])
+    pos = torch.arange(P)[None].expand(3, P)
+    mask = torch.ones(3, 1, P, P, dtype=torch.bool).tril()
+    logits = [t.logits(t.forward(toks, pos, mask)[0][:, -1]).float() for t in (fp32, bf16)]
+    rel = (logits[0] - logits[1]).norm() / logits[0].norm()
+    assert 0 < rel < 0.05, rel  # bf16 really ran (not fp32), and stayed close
+    answers = G.generate(bf16, prompts, 6, eos=49, batch=3, deadline=float("inf"))
+    assert [len(a) for a in answers] == [a.index(49) + 1 if 49 in a else 6 for a in answers]
+    assert all(0 <= t < 50 for a in answers for t in a)
+
+
+def test_a_folder_of_fp32_answers_refuses_bf16_ones(tmp_path):
+    st = stage(tmp_path)
+    target = tmp_path / "target.safetensors"
+    target.write_bytes(b"weights")
+    out = tmp_path / "more"
+    out.mkdir()
+    meta = {"prompts_sha256": SHA, "target_sha256": G.file_sha256(str(target)), "temp": 0.7, "samples": 1,
+            "seed": 0, "max_new": 256, "skip": None, "limit": None, "shard_size": 256,
+            "decoding": "fp32 torch, batched with a KV cache (gpu_distill.generate)"}
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match=r"meta.json: this folder holds answers made with other \['decoding'\]"):
+        M.main(["--stage", str(st), "--target", str(target), "--out", str(out), "--temp", "0.7", "--bf16"])
