@@ -550,13 +550,17 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_answers(sources: str, n_prompts: int, stage: Path, target_sha: str | None = None) -> list[tuple[int, np.ndarray]]:
+def load_answers(sources: str, n_prompts: int, stage: Path, target_sha: str | None = None,
+                 seed: int = 0) -> list[tuple[int, np.ndarray]]:
     """(prompt index, answer ids) pairs from comma-separated sources: an answers.npz (this script's,
     `lens` aligned with the prompts, -1 = none) or a folder of more_answers.py shards (checked against
-    the staged prompt set and, given its sha256, the target). A bad file is named before any compute."""
+    the staged prompt set and, given its sha256, the target). `SRC@N` takes a seeded random N of that
+    source's answers (to weigh sources). A bad file is named before any compute."""
     pairs = []
     for src in [s for s in sources.split(",") if s]:
+        src, cap = split_cap(src)
         path = Path(src)
+        mine = []
         files = sorted(path.glob("shard-*[0-9].npz")) if path.is_dir() else [path]
         if path.is_dir():
             meta = path / "meta.json"
@@ -583,22 +587,36 @@ def load_answers(sources: str, n_prompts: int, stage: Path, target_sha: str | No
             off = np.concatenate([[0], np.cumsum(np.maximum(lens, 0))])
             for j, i in enumerate(index):
                 if lens[j] >= 0 and i < n_prompts:
-                    pairs.append((int(i), toks[off[j] : off[j + 1]].astype(np.int64)))
+                    mine.append((int(i), toks[off[j] : off[j + 1]].astype(np.int64)))
+        if cap is not None and cap < len(mine):
+            mine = [mine[j] for j in sorted(np.random.default_rng(seed).choice(len(mine), size=cap, replace=False))]
+        pairs += mine
     return pairs
+
+
+def split_cap(src: str) -> tuple[str, int | None]:
+    """'runs/a@3000' -> ('runs/a', 3000); a source without '@N' -> (src, None)."""
+    path, at, n = src.rpartition("@")
+    if not at:
+        return src, None
+    if not n.isdigit() or not path:
+        raise SystemExit(f"--answers: {src!r}: expected SRC or SRC@N (N answers of SRC)")
+    return path, int(n)
 
 
 def choose_answers(pairs, val_pairs, sample: int | None, val: int, seed: int):
     """The (prompt, answer) pairs a run uses, training ones first, and how many held-out ones end the list.
 
-    Answers of one token are dropped. With `val_pairs`, `val` of them are held out and any identical
-    answer is left out of training; otherwise `val` are split off the (sampled) training answers."""
+    Answers of one token are dropped. With `val_pairs`, `val` of them are held out and every training
+    answer to a held-out prompt is left out (the source's other answers may train); otherwise `val` are
+    split off the (sampled) training answers."""
     keep = [p for p in pairs if len(p[1]) > 1]
     held: list = []
     if val and val_pairs is not None:
         cand = [p for p in val_pairs if len(p[1]) > 1]
         held = [cand[j] for j in sorted(np.random.default_rng(seed + 1).permutation(len(cand))[:val])]
-        seen = {(i, a.tobytes()) for i, a in cand}
-        keep = [p for p in keep if (p[0], p[1].tobytes()) not in seen]
+        held_prompts = {i for i, _ in held}
+        keep = [p for p in keep if p[0] not in held_prompts]
     if sample and sample < len(keep):  # a seeded random subset (features of all may not fit in memory)
         keep = [keep[j] for j in sorted(np.random.default_rng(seed).choice(len(keep), size=sample, replace=False))]
     if val and val_pairs is None:
@@ -674,7 +692,7 @@ def main(argv=None):
     ap.add_argument("--val", type=int, default=0, help="hold out this many answers; the drafters are saved only when "
                     "their loss on them is the best so far (checked every --save-every seconds and at the end)")
     ap.add_argument("--val-answers", default=None, help="take the --val answers from here (e.g. answers the --init "
-                    "drafters never saw) instead of from --answers; they are left out of training")
+                    "drafters never saw) instead of from --answers; answers to their prompts are left out of training")
     ap.add_argument("--save-every", type=float, default=90.0, help="seconds between checkpoints")
     ap.add_argument("--sample", type=int, default=None, help="train on a seeded random sample of this many answers")
     ap.add_argument("--taps", default="1,10,18,27")
@@ -695,7 +713,7 @@ def main(argv=None):
     ap.add_argument("--log", default=None, help="log file (default /tmp/gpu_distill.log)")
     ap.add_argument("--skip-ref", action="store_true", help="skip the reference check against MLX greedy")
     ap.add_argument("--answers", default=None, help="train on these answers instead of generating: comma-separated "
-                    "answers.npz files and more_answers.py folders")
+                    "answers.npz files and more_answers.py folders, each optionally SRC@N (a seeded N of its answers)")
     ap.add_argument("--init", default=None, help="an earlier run's --out folder: continue training its drafters "
                     "(same recipe and answers; pass its answers.npz as --answers)")
     ap.add_argument("--cpu-bf16", action="store_true", help="train in bf16 autocast on a CPU too (fast where the "
@@ -730,7 +748,7 @@ def main(argv=None):
     # 1. answers
     target_sha = file_sha256(args.target)  # answer folders record theirs
     if args.answers:
-        pairs = load_answers(args.answers, len(prompts), stage, target_sha)
+        pairs = load_answers(args.answers, len(prompts), stage, target_sha, args.seed)
         log(f"answers: {len(pairs):,} from {args.answers}")
     else:
         ref = json.loads((stage / "ref.json").read_text()) if (stage / "ref.json").exists() and not args.skip_ref else []

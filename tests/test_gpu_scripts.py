@@ -167,3 +167,23 @@ def test_a_folder_of_fp32_answers_refuses_bf16_ones(tmp_path):
     (out / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(SystemExit, match=r"meta.json: this folder holds answers made with other \['decoding'\]"):
         M.main(["--stage", str(st), "--target", str(target), "--out", str(out), "--temp", "0.7", "--bf16"])
+
+
+def test_only_the_held_out_prompts_leave_a_validation_source():
+    pairs = pairs_of(10) + pairs_of(8, start=40)
+    val_pairs = pairs_of(8, start=40)  # also passed as training answers
+    chosen, n_val = G.choose_answers(pairs, val_pairs, sample=None, val=3, seed=0)
+    train, held = chosen[:-n_val], chosen[-n_val:]
+    assert n_val == 3 and len(train) == 10 + 5
+    assert not {i for i, _ in train} & {i for i, _ in held}
+
+
+def test_a_source_can_be_capped_to_a_seeded_sample(tmp_path):
+    st = stage(tmp_path)
+    folder = shard_folder(tmp_path, {i: [i, i + 1] for i in range(10)})
+    some = G.load_answers(f"{folder}@4", 20, st, seed=3)
+    assert len(some) == 4 and len({i for i, _ in some}) == 4
+    assert [i for i, _ in some] == [i for i, _ in G.load_answers(f"{folder}@4", 20, st, seed=3)]
+    assert len(G.load_answers(f"{folder}@40", 20, st)) == 10  # a cap above the count takes all
+    with pytest.raises(SystemExit, match=r"--answers: '.*@x': expected SRC or SRC@N"):
+        G.load_answers(f"{folder}@x", 20, st)
