@@ -486,8 +486,10 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
             best = vl
             save_drafter(drafter, scale, out_dir, out_name, vocab)
         log(f"{objective}: step {step} held-out loss {vl:.4f} acc {va:.4f}" + (" (best: saved)" if kept else f" (best {best:.4f})"))
-    t_start = time.time()
-    step, ema, last_save = 0, None, time.time()
+    step, ema = 0, None
+    if len(val_idx):  # the starting point's held-out loss is the bar (an --init drafter's, so no step makes it worse)
+        checkpoint()
+    t_start = last_save = time.time()
     total = steps_hint
     warm = max(1, int(0.03 * total))
     perm = torch.randperm(n, generator=gen, device=dev)
