@@ -109,7 +109,9 @@ class Target:
 
     def to_dtype(self, dtype) -> None:
         """Cast every weight (and so the KV cache and activations of generate) to `dtype`."""
-        self.emb, self.head_w, self.norm = (x.to(dtype) for x in (self.emb, self.head_w, self.norm))
+        tied = self.head_w is self.emb
+        self.emb, self.norm = self.emb.to(dtype), self.norm.to(dtype)
+        self.head_w = self.emb if tied else self.head_w.to(dtype)
         self.layers = [{k: v.to(dtype) for k, v in layer.items()} for layer in self.layers]
 
     def rms(self, x, w):
@@ -544,6 +546,11 @@ def train(drafter, data, head_rows, remap, scale, args, objective, budget_s, out
     return step
 
 
+def token_dtype(vocab_size: int):
+    """The id dtype of stored answers: uint16 where it fits, int32 past 65,536 (Qwen's 151k ids)."""
+    return np.uint16 if vocab_size <= 1 << 16 else np.int32
+
+
 def file_sha256(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -601,8 +608,8 @@ def split_cap(src: str) -> tuple[str, int | None]:
     path, at, n = src.rpartition("@")
     if not at:
         return src, None
-    if not n.isdigit() or not path:
-        raise SystemExit(f"--answers: {src!r}: expected SRC or SRC@N (N answers of SRC)")
+    if not n.isdigit() or int(n) == 0 or not path:
+        raise SystemExit(f"--answers: {src!r}: expected SRC or SRC@N (N >= 1 answers of SRC)")
     return path, int(n)
 
 
@@ -717,7 +724,7 @@ def main(argv=None):
     ap.add_argument("--answers", default=None, help="train on these answers instead of generating: comma-separated "
                     "answers.npz files and more_answers.py folders, each optionally SRC@N (a seeded N of its answers)")
     ap.add_argument("--init", default=None, help="an earlier run's --out folder: continue training its drafters "
-                    "(same recipe and answers; pass its answers.npz as --answers)")
+                    "(same layers, taps and --draft-vocab; its draft vocabulary is kept, so new answers may be added)")
     ap.add_argument("--cpu-bf16", action="store_true", help="train in bf16 autocast on a CPU too (fast where the "
                     "CPU has AMX or AVX512-BF16; a GPU always does)")
     ap.add_argument("--feat-bf16", action="store_true", help="compute the tap features with bf16 matmuls "
@@ -767,7 +774,7 @@ def main(argv=None):
                                 "tok_s": ntok / (time.time() - t_gen)}
         log(f"generation: {n_ans} answers, {ntok} tokens, {ntok / (time.time() - t_gen):.0f} tok/s")
         lens = np.array([len(a) if a is not None else -1 for a in answers])
-        tok_dtype = np.uint16 if tcfg["vocab_size"] <= 1 << 16 else np.int32  # Qwen's 151k ids need 32 bits
+        tok_dtype = token_dtype(tcfg["vocab_size"])
         flat = np.concatenate([np.array(a, tok_dtype) for a in answers if a is not None] or [np.zeros(0, tok_dtype)])
         np.savez_compressed(out / "answers.npz", tokens=flat, lens=lens)
         pairs = [(i, np.array(a, np.int64)) for i, a in enumerate(answers) if a is not None]

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         target.to_dtype(torch.bfloat16)
     eos = tcfg.get("eos_token_id", 2)
     eos = eos[0] if isinstance(eos, list) else eos
-    tok_dtype = np.uint16 if tcfg["vocab_size"] <= 1 << 16 else np.int32
+    tok_dtype = G.token_dtype(tcfg["vocab_size"])
     made = 0
     for k, pidx in enumerate(shards):
         path = out / f"shard-{k:05d}.npz"

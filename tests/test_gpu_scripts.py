@@ -187,3 +187,5 @@ def test_a_source_can_be_capped_to_a_seeded_sample(tmp_path):
     assert len(G.load_answers(f"{folder}@40", 20, st)) == 10  # a cap above the count takes all
     with pytest.raises(SystemExit, match=r"--answers: '.*@x': expected SRC or SRC@N"):
         G.load_answers(f"{folder}@x", 20, st)
+    with pytest.raises(SystemExit, match=r"--answers: '.*@0': expected SRC or SRC@N \(N >= 1"):
+        G.load_answers(f"{folder}@0", 20, st)
