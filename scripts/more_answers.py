@@ -7,7 +7,10 @@ more answers, not more steps. This script adds them, using gpu_distill.py's batc
 - greedy (exact fp32, as round 1): one answer to each staged prompt that `--skip` does not answer yet;
 - `--temp T --samples N`: N answers per prompt sampled from the target's own distribution (greedy
   gives one answer per prompt; sampling gives as many as wanted, and the drafters' labels stay the
-  target's tokens); `--bf16` decodes with bf16 weights, 2.4x faster on a CPU with AMX.
+  target's tokens); `--bf16` decodes with bf16 weights, 2.4x faster on a CPU with AMX;
+- `--continue-from SRC`: greedy continuations of another folder's (sampled) answers, each cut at a
+  seeded point: new greedy labels in contexts the prompt set alone cannot give (every staged prompt
+  already has its one greedy answer). The stored answer is the kept prefix plus the continuation.
 
 Each shard of `--shard-size` prompts is written to OUT/shard-NNNNN.npz (prompt_index, lens, tokens)
 when it is done, with OUT/meta.json recording the prompt set, target and settings; a rerun with the
@@ -46,6 +49,18 @@ def plan(n_prompts: int, skip: np.ndarray | None, samples: int, limit: int | Non
     return np.repeat(idx, samples)
 
 
+def cut_points(pairs, seed: int, min_prefix: int = 8) -> list[tuple[int, np.ndarray]]:
+    """(prompt index, kept prefix) for each source answer long enough to cut, in a seeded order; each is
+    cut at a seeded point in [min_prefix, len - 4] so continuations start anywhere in an answer."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for j in rng.permutation(len(pairs)):
+        i, ans = pairs[j]
+        if len(ans) >= min_prefix + 4:
+            out.append((int(i), ans[: int(rng.integers(min_prefix, len(ans) - 3))]))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stage", required=True, help="gpu_stage.py's folder (prompts.npz, target_config.json)")
@@ -60,9 +75,13 @@ def main(argv=None) -> int:
     ap.add_argument("--shard-size", type=int, default=256, help="answers per shard")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--budget", type=float, default=float("inf"), help="stop starting shards after this many seconds")
+    ap.add_argument("--continue-from", default=None, metavar="SRC",
+                    help="greedy continuations of SRC's answers (a more_answers.py folder), each cut at a seeded point")
     ap.add_argument("--bf16", action="store_true", help="decode with bf16 weights (about 2.4x faster on a CPU with "
                     "AMX; greedy answers then drift from fp32 ones at near-ties, so keep it for sampled answers)")
     args = ap.parse_args(argv)
+    if args.continue_from and (args.samples > 1 or args.skip):
+        raise SystemExit("--continue-from makes one continuation per SRC answer: --samples and --skip do not apply")
     if args.samples > 1 and args.temp <= 0:
         raise SystemExit("--samples > 1 needs --temp > 0 (greedy answers to one prompt are all the same)")
     t0 = time.time()
@@ -73,6 +92,7 @@ def main(argv=None) -> int:
     meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": G.file_sha256(args.target),
             "temp": args.temp, "samples": args.samples, "seed": args.seed, "max_new": args.max_new,
             "skip": args.skip, "limit": args.limit, "shard_size": args.shard_size,
+            **({"continue_from": args.continue_from} if args.continue_from else {}),
             "decoding": f"{'bf16' if args.bf16 else 'fp32'} torch, batched with a KV cache (gpu_distill.generate)"}
     mpath = out / "meta.json"
     if mpath.exists():
@@ -87,8 +107,14 @@ def main(argv=None) -> int:
     pz = np.load(stage / "prompts.npz")
     offs, ids = pz["offsets"], pz["ids"]
     skip = np.load(args.skip)["lens"] if args.skip else None
-    todo = plan(len(offs) - 1, skip, args.samples, args.limit)
-    shards = [todo[s : s + args.shard_size] for s in range(0, len(todo), args.shard_size)]
+    if args.continue_from:  # (prompt index, kept prefix) per answer to make
+        src = G.load_answers(args.continue_from, len(offs) - 1, stage, meta["target_sha256"])
+        cuts = cut_points(src, args.seed)[: args.limit]
+        todo = np.array([i for i, _ in cuts], np.int64)
+    else:
+        cuts = None
+        todo = plan(len(offs) - 1, skip, args.samples, args.limit)
+    shards = [np.arange(s, min(s + args.shard_size, len(todo))) for s in range(0, len(todo), args.shard_size)]
     done = sum((out / f"shard-{k:05d}.npz").exists() for k in range(len(shards)))
     G.log(f"{len(todo):,} answers to make in {len(shards)} shards; {done} done already")
 
@@ -101,7 +127,8 @@ def main(argv=None) -> int:
     eos = eos[0] if isinstance(eos, list) else eos
     tok_dtype = G.token_dtype(tcfg["vocab_size"])
     made = 0
-    for k, pidx in enumerate(shards):
+    for k, rows in enumerate(shards):
+        pidx = todo[rows]
         path = out / f"shard-{k:05d}.npz"
         if path.exists():
             continue
@@ -111,16 +138,20 @@ def main(argv=None) -> int:
         gen = torch.Generator(device=dev)
         gen.manual_seed(args.seed * 1_000_003 + k)  # per shard, so a resumed run draws what a whole run would
         prompts = [ids[offs[i] : offs[i + 1]] for i in pidx]
+        kept = [cuts[r][1] for r in rows] if cuts else [np.zeros(0, np.int64)] * len(rows)
+        prompts = [np.concatenate([p, c.astype(p.dtype)]) for p, c in zip(prompts, kept)]
         t = time.time()
         answers = G.generate(target, prompts, args.max_new, eos, args.batch, float("inf"), args.temp, gen)
+        answers = [c.tolist() + a for c, a in zip(kept, answers)]
         lens = np.array([len(a) for a in answers], np.int32)
         tmp = out / f"shard-{k:05d}.tmp.npz"
-        np.savez(tmp, prompt_index=pidx.astype(np.int32), lens=lens,
+        np.savez(tmp, prompt_index=pidx.astype(np.int32), lens=lens, prefix_lens=np.array([len(c) for c in kept], np.int32),
                  tokens=np.concatenate([np.array(a, tok_dtype) for a in answers]))
         tmp.replace(path)
-        made += int(lens.sum())
-        G.log(f"shard {k + 1}/{len(shards)}: {len(pidx)} answers, {int(lens.sum()):,} tokens, "
-              f"{lens.sum() / (time.time() - t):.0f} tok/s; {made:,} tokens this run")
+        new = int(lens.sum()) - sum(len(c) for c in kept)  # decoded here (a continuation's prefix was given)
+        made += new
+        G.log(f"shard {k + 1}/{len(shards)}: {len(pidx)} answers, {new:,} new tokens, "
+              f"{new / (time.time() - t):.0f} tok/s; {made:,} tokens this run")
     return 0
 
 

@@ -116,12 +116,12 @@ def test_a_shard_folder_from_another_target_is_named(tmp_path):
         G.load_answers(str(folder), 5, st, target_sha="22" * 32)
 
 
-def tiny_target(seed=0):
-    import torch
-
-    cfg = {"num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 32, "intermediate_size": 64,
+TINY_CFG = {"num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 32, "intermediate_size": 64,
            "num_hidden_layers": 2, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 64,
            "vocab_size": 50}
+
+
+def _tiny_weights(seed=0):
     rng = np.random.default_rng(seed)
     H, F, V, kv = 32, 64, 50, 16
     w = {"model.embed_tokens.weight": rng.normal(0, 1, (V, H)), "model.norm.weight": np.ones(H)}
@@ -133,7 +133,13 @@ def tiny_target(seed=0):
             w[p + n + ".weight"] = rng.normal(0, 0.2, shape)
         w[p + "input_layernorm.weight"] = np.ones(H)
         w[p + "post_attention_layernorm.weight"] = np.ones(H)
-    return G.Target({k: v.astype(np.float32) for k, v in w.items()}, cfg, torch.device("cpu"))
+    return w
+
+
+def tiny_target(seed=0):
+    import torch
+
+    return G.Target({k: v.astype(np.float32) for k, v in _tiny_weights(seed).items()}, TINY_CFG, torch.device("cpu"))
 
 
 def test_a_bf16_target_decodes_close_to_fp32():
@@ -189,3 +195,42 @@ def test_a_source_can_be_capped_to_a_seeded_sample(tmp_path):
         G.load_answers(f"{folder}@x", 20, st)
     with pytest.raises(SystemExit, match=r"--answers: '.*@0': expected SRC or SRC@N \(N >= 1"):
         G.load_answers(f"{folder}@0", 20, st)
+
+
+def test_continuations_keep_a_seeded_prefix_and_decode_the_rest_greedily(tmp_path):
+    from safetensors.numpy import save_file
+
+    import torch
+
+    st = stage(tmp_path)
+    cfg = {**TINY_CFG, "eos_token_id": 49}
+    (st / "target_config.json").write_text(json.dumps(cfg))
+    prompts = [[1, 5, 7], [3, 4], [8, 2, 6, 9]]
+    np.savez(st / "prompts.npz", offsets=np.cumsum([0] + [len(p) for p in prompts]),
+             ids=np.concatenate([np.array(p, np.uint16) for p in prompts]))
+    rng = np.random.default_rng(0)
+    w = {k: np.asarray(v, np.float32) for k, v in _tiny_weights().items()}
+    save_file(w, str(tmp_path / "target.safetensors"))
+    src = shard_folder(tmp_path, {0: rng.integers(0, 48, 20).tolist(), 2: rng.integers(0, 48, 14).tolist(),
+                                  1: [3, 3, 3]})  # too short to cut: no continuation
+    meta = json.loads((src / "meta.json").read_text())
+    (src / "meta.json").write_text(json.dumps({**meta, "target_sha256": G.file_sha256(str(tmp_path / "target.safetensors"))}))
+    out = tmp_path / "cont"
+    args = ["--stage", str(st), "--target", str(tmp_path / "target.safetensors"), "--out", str(out),
+            "--continue-from", str(src), "--max-new", "5", "--seed", "4"]
+    assert M.main(args) == 0
+    got = np.load(out / "shard-00000.npz")
+    assert sorted(got["prompt_index"].tolist()) == [0, 2]
+    source = {i: a for i, a in G.load_answers(str(src), 3, st)}
+    target = G.Target(G.load_target_weights(str(tmp_path / "target.safetensors")), cfg, torch.device("cpu"))
+    off = np.concatenate([[0], np.cumsum(got["lens"])])
+    for j, i in enumerate(got["prompt_index"]):
+        ans, k = got["tokens"][off[j] : off[j + 1]].tolist(), int(got["prefix_lens"][j])
+        assert 8 <= k <= len(source[i]) - 4 and ans[:k] == source[i][:k].tolist()
+        want = G.generate(target, [np.array(prompts[i] + ans[:k])], 5, 49, 1, float("inf"))[0]
+        assert ans[k:] == want
+    again = tmp_path / "again"
+    assert M.main([*args[:5], str(again), *args[6:]]) == 0  # the same seed cuts at the same points
+    assert np.array_equal(np.load(again / "shard-00000.npz")["tokens"], got["tokens"])
+    with pytest.raises(SystemExit, match=r"--continue-from makes one continuation per SRC answer"):
+        M.main(args + ["--samples", "2", "--temp", "1"])
