@@ -89,10 +89,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     G.LOG = open(out / "log.txt", "a")
 
-    meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": G.file_sha256(args.target),
+    target_sha = G.file_sha256(args.target)
+    src = None  # a continuation run's cuts are a seeded order of its source's answers: a source that grows
+    if args.continue_from:  # would reorder them under a resumed run, so its answer count is a setting
+        n_prompts = len(np.load(stage / "prompts.npz")["offsets"]) - 1
+        src = G.load_answers(args.continue_from, n_prompts, stage, target_sha)
+    meta = {"prompts_sha256": (stage / "prompts.sha256").read_text().strip(), "target_sha256": target_sha,
             "temp": args.temp, "samples": args.samples, "seed": args.seed, "max_new": args.max_new,
             "skip": args.skip, "limit": args.limit, "shard_size": args.shard_size,
-            **({"continue_from": args.continue_from} if args.continue_from else {}),
+            **({"continue_from": args.continue_from, "continue_from_answers": len(src)} if src is not None else {}),
             "decoding": f"{'bf16' if args.bf16 else 'fp32'} torch, batched with a KV cache (gpu_distill.generate)"}
     mpath = out / "meta.json"
     if mpath.exists():
@@ -107,8 +112,7 @@ def main(argv=None) -> int:
     pz = np.load(stage / "prompts.npz")
     offs, ids = pz["offsets"], pz["ids"]
     skip = np.load(args.skip)["lens"] if args.skip else None
-    if args.continue_from:  # (prompt index, kept prefix) per answer to make
-        src = G.load_answers(args.continue_from, len(offs) - 1, stage, meta["target_sha256"])
+    if src is not None:  # (prompt index, kept prefix) per answer to make
         cuts = cut_points(src, args.seed)[: args.limit]
         todo = np.array([i for i, _ in cuts], np.int64)
     else:

@@ -232,5 +232,9 @@ def test_continuations_keep_a_seeded_prefix_and_decode_the_rest_greedily(tmp_pat
     again = tmp_path / "again"
     assert M.main([*args[:5], str(again), *args[6:]]) == 0  # the same seed cuts at the same points
     assert np.array_equal(np.load(again / "shard-00000.npz")["tokens"], got["tokens"])
+    np.savez(src / "shard-00001.npz", prompt_index=np.array([1], np.int32), lens=np.array([12], np.int32),
+             tokens=np.arange(12, dtype=np.uint16))  # the source grew: a resumed run would cut other answers
+    with pytest.raises(SystemExit, match=r"cont/meta.json: this folder holds answers made with other \['continue_from_answers'\]"):
+        M.main(args)
     with pytest.raises(SystemExit, match=r"--continue-from makes one continuation per SRC answer"):
         M.main(args + ["--samples", "2", "--temp", "1"])
